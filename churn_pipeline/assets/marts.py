@@ -1,0 +1,176 @@
+"""Layers 3–4: reason categories, the daily replay, and the `reporting` tables.
+
+These are unpartitioned: each recomputes from the movement log in one statement
+(`create or replace table ... as`), which is atomic and cheap next to movement derivation.
+"""
+
+
+import dagster as dg
+
+from churn_pipeline import warehouse
+from churn_pipeline.assets.common import WAREHOUSE_POOL, markdown_preview, table_row_count
+from churn_pipeline.reasons import categorize_reasons, mapping_for
+from churn_pipeline.settings import Settings
+
+MOVEMENTS = dg.AssetKey(["core", "customer_movements"])
+REASON_CATEGORIES = dg.AssetKey(["core", "churn_reason_categories"])
+DAILY_TOTALS = dg.AssetKey(["core", "daily_customer_totals"])
+REPORTING_MOVEMENTS = dg.AssetKey(["reporting", "customer_movements"])
+CHURN_BY_PERIOD = dg.AssetKey(["reporting", "churn_by_period"])
+REASONS_BY_PERIOD = dg.AssetKey(["reporting", "churn_reasons_by_period"])
+
+
+def _sql_table_asset(
+    key: dg.AssetKey, sql_name: str, deps: list[dg.AssetKey], group: str, description: str, preview_sql: str
+) -> dg.AssetsDefinition:
+    @dg.asset(key=key, deps=deps, group_name=group, pool=WAREHOUSE_POOL, kinds={"duckdb", "sql"}, description=description)
+    def _asset(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
+        table = ".".join(key.path)
+        with warehouse.open_warehouse(settings) as conn:
+            warehouse.run(conn, settings, sql_name)
+            return dg.MaterializeResult(
+                metadata={
+                    "dagster/row_count": table_row_count(conn, table),
+                    "preview": markdown_preview(conn, preview_sql),
+                }
+            )
+
+    return _asset
+
+
+def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
+    @dg.asset(
+        key=REASON_CATEGORIES,
+        deps=[MOVEMENTS],
+        group_name="core",
+        pool=WAREHOUSE_POOL,
+        kinds={"duckdb", "python"},
+        description=(
+            "Each distinct raw churn reason with its category from the reason mapping "
+            "(churn_pipeline/reference/reason_mapping.csv plus CHURN_REASON_MAPPING)."
+        ),
+    )
+    def churn_reason_categories(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
+        mapping = mapping_for(settings)
+        with warehouse.open_warehouse(settings) as conn:
+            reasons = [
+                row[0]
+                for row in conn.execute(
+                    "select distinct reason_raw from core.customer_movements "
+                    "where movement = 'churn' and reason_raw is not null order by 1"
+                ).fetchall()
+            ]
+            categorized = categorize_reasons(mapping, reasons)
+            conn.register("categorized_reasons", categorized)
+            with warehouse.transaction(conn):
+                conn.execute("delete from core.churn_reason_categories")
+                conn.execute("insert into core.churn_reason_categories select * from categorized_reasons")
+            conn.unregister("categorized_reasons")
+            counts = categorized["mapped_category"].value_counts().to_dict()
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": len(categorized),
+                "reasons_by_category": dg.MetadataValue.json({k: int(v) for k, v in counts.items()}),
+            }
+        )
+
+    daily_customer_totals = _sql_table_asset(
+        DAILY_TOTALS,
+        "marts/daily_customer_totals",
+        [MOVEMENTS],
+        "core",
+        "Active customers and MRR at the end of every day from the first to the latest snapshot, "
+        "replayed from the movement log; the start/end states and exposure of every period.",
+        "select * from core.daily_customer_totals order by day desc limit 10",
+    )
+    reporting_movements = _sql_table_asset(
+        REPORTING_MOVEMENTS,
+        "reporting/customer_movements",
+        [MOVEMENTS, REASON_CATEGORIES],
+        "reporting",
+        "One row per customer movement, with churn_type and reason_category for churns.",
+        "select * from reporting.customer_movements order by movement_date desc, customer_id limit 10",
+    )
+    churn_by_period = _sql_table_asset(
+        CHURN_BY_PERIOD,
+        "marts/churn_by_period",
+        [MOVEMENTS, DAILY_TOTALS],
+        "reporting",
+        "One row per grain and period: customer counts, logo churn rates, the MRR bridge and "
+        "revenue retention (METRICS.md §4–§5).",
+        "select period_start, is_complete, customers_start, customers_end, logo_churn_rate, "
+        "mrr_start, mrr_end, nrr, grr from reporting.churn_by_period where grain = 'month' "
+        "order by period_start desc limit 12",
+    )
+    churn_reasons_by_period = _sql_table_asset(
+        REASONS_BY_PERIOD,
+        "marts/churn_reasons_by_period",
+        [REPORTING_MOVEMENTS, CHURN_BY_PERIOD],
+        "reporting",
+        "Per grain, period and reason category: churned customers and MRR with their shares, "
+        "and the voluntary / involuntary split (METRICS.md §6).",
+        "select * from reporting.churn_reasons_by_period where grain = 'month' "
+        "order by period_start desc, churned_customers desc limit 10",
+    )
+    return [
+        churn_reason_categories,
+        daily_customer_totals,
+        reporting_movements,
+        churn_by_period,
+        churn_reasons_by_period,
+        *build_mart_checks(),
+    ]
+
+
+def _violations_check(asset_key: dg.AssetKey, name: str, description: str, query: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=asset_key, name=name, blocking=True, description=description)
+    def _check(settings: dg.ResourceParam[Settings]) -> dg.AssetCheckResult:
+        with warehouse.open_warehouse(settings) as conn:
+            cursor = conn.execute(query)
+            columns = [d[0] for d in cursor.description]
+            rows = cursor.fetchall()
+        shown = [{c: str(v) for c, v in zip(columns, row, strict=True)} for row in rows[:20]]
+        return dg.AssetCheckResult(
+            passed=not rows,
+            metadata={"violations": len(rows), "first_violations": dg.MetadataValue.json(shown)},
+        )
+
+    return _check
+
+
+def build_mart_checks() -> list[dg.AssetChecksDefinition]:
+    return [
+        _violations_check(
+            CHURN_BY_PERIOD,
+            "customer_identity",
+            "customers_end = customers_start + new + reactivated − churned on every row of every grain.",
+            "select grain, period_start, customers_start, new_customers, reactivated_customers, "
+            "churned_customers, customers_end from reporting.churn_by_period where customers_end "
+            "<> customers_start + new_customers + reactivated_customers - churned_customers",
+        ),
+        _violations_check(
+            CHURN_BY_PERIOD,
+            "mrr_bridge_identity",
+            "mrr_end = mrr_start + new + reactivation + expansion − contraction − churned, to the cent.",
+            "select grain, period_start, mrr_start, mrr_end from reporting.churn_by_period where mrr_end "
+            "<> mrr_start + new_mrr + reactivation_mrr + expansion_mrr - contraction_mrr - churned_mrr",
+        ),
+        _violations_check(
+            CHURN_BY_PERIOD,
+            "rates_within_bounds",
+            "logo_churn_rate and grr lie in [0, 1]; nrr and the exposure-based rate are not negative.",
+            "select grain, period_start, logo_churn_rate, grr, nrr from reporting.churn_by_period "
+            "where logo_churn_rate not between 0 and 1 or grr not between 0 and 1 or nrr < 0 "
+            "or customer_days_churn_rate < 0 or churned_from_start > churned_distinct",
+        ),
+        _violations_check(
+            REASONS_BY_PERIOD,
+            "reasons_reconcile_with_churn",
+            "Per period, the reason categories add up to churned_customers and churned_mrr.",
+            "with sums as (select grain, period_start, sum(churned_customers) as customers, "
+            "sum(churned_mrr) as mrr from reporting.churn_reasons_by_period group by all) "
+            "select p.grain, p.period_start, p.churned_customers, s.customers, p.churned_mrr, s.mrr "
+            "from reporting.churn_by_period p left join sums s using (grain, period_start) "
+            "where p.churned_customers <> coalesce(s.customers, 0) or p.churned_mrr <> coalesce(s.mrr, 0)",
+        ),
+    ]

@@ -1,0 +1,142 @@
+"""Loading the snapshot files of a window of dates into `raw.*` in one transaction."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from churn_pipeline import warehouse
+from churn_pipeline.landing import SnapshotSource, discover, expected_names
+from churn_pipeline.settings import PACKAGE_ROOT, Settings
+from churn_pipeline.snapshot_files import SnapshotFileError, create_staging_table, stage_source
+
+DEFAULT_STATUS_MAPPING = PACKAGE_ROOT / "reference" / "status_mapping.csv"
+CANONICAL_STATUSES = {"trialing", "active", "past_due", "paused", "canceled"}
+
+
+class MissingSnapshotError(SnapshotFileError):
+    """The newest date of a run has no file: a late or lost export."""
+
+
+@dataclass
+class IngestionSummary:
+    window_start: date
+    window_end: date
+    loaded_dates: list[date] = field(default_factory=list)
+    missing_dates: list[date] = field(default_factory=list)
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    source_files: list[str] = field(default_factory=list)
+    unknown_columns: dict[str, list[str]] = field(default_factory=dict)
+
+
+def load_status_mapping(path: Path) -> pd.DataFrame:
+    """The status synonym table; rejects unknown targets and duplicates naming the line."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        expected = {"status_raw", "status", "stops_involuntarily"}
+        if not reader.fieldnames or not expected <= set(reader.fieldnames):
+            raise SnapshotFileError(f"{path}: status mapping needs the columns {', '.join(sorted(expected))}")
+        rows, seen = [], set()
+        for line, record in enumerate(reader, start=2):
+            key = (record["status_raw"] or "").strip().lower()
+            target = (record["status"] or "").strip().lower()
+            flag = (record["stops_involuntarily"] or "false").strip().lower()
+            if not key:
+                raise SnapshotFileError(f"{path}, line {line}: empty status_raw")
+            if target not in CANONICAL_STATUSES:
+                raise SnapshotFileError(
+                    f"{path}, line {line}: status {target!r} is not one of {', '.join(sorted(CANONICAL_STATUSES))}"
+                )
+            if flag not in ("true", "false"):
+                raise SnapshotFileError(f"{path}, line {line}: stops_involuntarily must be true or false")
+            if key in seen:
+                raise SnapshotFileError(f"{path}, line {line}: status_raw {key!r} is listed twice")
+            seen.add(key)
+            rows.append({"status_raw": key, "status": target, "stops_involuntarily": flag == "true"})
+    return pd.DataFrame(rows, columns=["status_raw", "status", "stops_involuntarily"])
+
+
+def status_mapping_for(settings: Settings) -> pd.DataFrame:
+    defaults = load_status_mapping(DEFAULT_STATUS_MAPPING)
+    if settings.status_mapping_path is None:
+        return defaults
+    overrides = load_status_mapping(settings.status_mapping_path)
+    kept = defaults[~defaults["status_raw"].isin(overrides["status_raw"])]
+    return pd.concat([kept, overrides], ignore_index=True)
+
+
+def ingest_window(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, window_start: date, window_end: date
+) -> IngestionSummary:
+    """Load every date in [window_start, window_end] (both inclusive), replacing what was there.
+
+    A date without a file is recorded as a gap when a later snapshot exists in the landing
+    folder; when no later file exists the export is late or lost, and the run fails naming
+    the expected file rather than treating every customer as churned.
+    """
+    sources = discover(settings.landing_dir)
+    latest_available = max(sources, default=None)
+    summary = IngestionSummary(window_start, window_end)
+    plan_rows = []
+    create_staging_table(conn)
+    conn.register("status_mapping_frame", status_mapping_for(settings))
+    conn.execute("create or replace temp table status_mapping as select * from status_mapping_frame")
+    conn.unregister("status_mapping_frame")
+    ingested_at = datetime.now(UTC).replace(tzinfo=None)
+    day = window_start
+    while day <= window_end:
+        source = sources.get(day)
+        if source is None:
+            if latest_available is None or latest_available < day:
+                raise MissingSnapshotError(
+                    f"no snapshot file for {day} in {settings.landing_dir} (expected {expected_names(day)}); "
+                    "the export is late or lost. Re-run this date once the file has arrived"
+                )
+            summary.missing_dates.append(day)
+            plan_rows.append((day, "missing", None, None, ingested_at))
+        else:
+            _, unknown = stage_source(conn, source)
+            if unknown:
+                summary.unknown_columns[source.label] = unknown
+            summary.loaded_dates.append(day)
+            summary.source_files.extend(str(p) for p in source.paths)
+            plan_rows.append((day, "loaded", source.label, ", ".join(unknown) or None, ingested_at))
+        day += timedelta(days=1)
+
+    params = {
+        "currency": settings.currency,
+        "currency_exponent": settings.currency_exponent,
+        "max_mrr_minor_units": settings.max_mrr * 10**settings.currency_exponent,
+    }
+    warehouse.run(conn, settings, "staging/validated_rows", params)
+    warehouse.run(conn, settings, "staging/delivery_accounting")
+    plan = pd.DataFrame(
+        plan_rows, columns=["snapshot_date", "status", "source_files", "unknown_columns", "ingested_at"]
+    )
+    conn.register("delivery_plan_frame", plan)
+    conn.execute("create or replace temp table delivery_plan as select * from delivery_plan_frame")
+    conn.unregister("delivery_plan_frame")
+
+    window = {"window_start": window_start, "window_end": window_end}
+    with warehouse.transaction(conn):
+        warehouse.run(conn, settings, "staging/delete_subscription_snapshots_window", window)
+        warehouse.run(conn, settings, "staging/delete_rejected_rows_window", window)
+        warehouse.run(conn, settings, "staging/delete_snapshot_deliveries_window", window)
+        warehouse.run(conn, settings, "staging/insert_subscription_snapshots")
+        warehouse.run(conn, settings, "staging/insert_rejected_rows")
+        warehouse.run(conn, settings, "staging/insert_snapshot_deliveries")
+    counts = conn.execute(
+        "select coalesce(sum(rows_read), 0), coalesce(sum(rows_loaded), 0), coalesce(sum(rows_rejected), 0) "
+        "from delivery_accounting"
+    ).fetchone()
+    summary.rows_read, summary.rows_loaded, summary.rows_rejected = (int(v) for v in counts or (0, 0, 0))
+    for table in ("staged_rows", "validated_rows", "delivery_accounting", "delivery_plan", "status_mapping"):
+        conn.execute(f"drop table if exists {table}")
+    return summary

@@ -1,0 +1,42 @@
+"""All Dagster definitions for one configuration (the environment, or a test's settings)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from churn_pipeline.assets.ingestion import build_ingestion_assets
+from churn_pipeline.assets.marts import build_mart_assets
+from churn_pipeline.assets.movements import build_movement_assets
+from churn_pipeline.landing import earliest_snapshot_date
+from churn_pipeline.settings import DEFAULT_START_DATE, Settings
+
+ALL_ASSETS_JOB = "churn_pipeline_job"
+
+
+def daily_partitions_for(settings: Settings) -> dg.DailyPartitionsDefinition:
+    """Snapshot dates in the business time zone; the newest is yesterday (end_offset=0),
+    the last day whose end-of-day export can be complete."""
+    start = settings.start_date or earliest_snapshot_date(settings.landing_dir) or DEFAULT_START_DATE
+    return dg.DailyPartitionsDefinition(start_date=start.isoformat(), timezone=settings.timezone)
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    partitions = daily_partitions_for(settings)
+    assets_and_checks = [
+        *build_ingestion_assets(partitions),
+        *build_movement_assets(partitions),
+        *build_mart_assets(),
+    ]
+    checks = [a for a in assets_and_checks if isinstance(a, dg.AssetChecksDefinition)]
+    assets = [a for a in assets_and_checks if not isinstance(a, dg.AssetChecksDefinition)]
+    everything = dg.define_asset_job(
+        ALL_ASSETS_JOB,
+        selection=dg.AssetSelection.all(include_sources=False),
+        description="Ingest snapshots, derive movements and rebuild the reporting tables.",
+    )
+    return dg.Definitions(
+        assets=assets,
+        asset_checks=checks,
+        jobs=[everything],
+        resources={"settings": settings},
+    )

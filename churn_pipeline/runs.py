@@ -1,0 +1,102 @@
+"""Running the pipeline as real Dagster runs recorded in the instance (CLI and tests)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+
+from churn_pipeline.landing import discover
+from churn_pipeline.pipeline import ALL_ASSETS_JOB, build_definitions
+from churn_pipeline.settings import PROJECT_ROOT, Settings
+
+INSTANCE_TEMPLATE = PROJECT_ROOT / "dagster.yaml"
+
+
+class RunFailedError(RuntimeError):
+    """A Dagster run did not succeed; the message carries the first failure."""
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: str
+    window_start: date
+    window_end: date
+
+
+def prepare_dagster_home(settings: Settings) -> Path:
+    """Create DAGSTER_HOME with the project's dagster.yaml when it does not exist yet."""
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / "dagster.yaml"
+    if not target.exists() and INSTANCE_TEMPLATE.exists():
+        shutil.copyfile(INSTANCE_TEMPLATE, target)
+    return home
+
+
+def snapshot_window(settings: Settings, start: date | None, end: date | None) -> tuple[date, date]:
+    """The requested range, defaulting to the first and last snapshot in the landing folder."""
+    dates = list(discover(settings.landing_dir))
+    if not dates and (start is None or end is None):
+        raise FileNotFoundError(f"no snapshot files in {settings.landing_dir} (set CHURN_LANDING_DIR)")
+    first = start or dates[0]
+    last = end or dates[-1]
+    if first > last:
+        raise ValueError(f"--start {first} is after --end {last}")
+    return first, last
+
+
+def run_pipeline(
+    settings: Settings,
+    instance: dg.DagsterInstance,
+    window_start: date,
+    window_end: date,
+    on_event: Callable[[dg.DagsterEvent], None] | None = None,
+) -> RunOutcome:
+    """One ranged run of every asset over [window_start, window_end] (both inclusive)."""
+    definitions = build_definitions(settings)
+    job = definitions.resolve_job_def(ALL_ASSETS_JOB)
+    partitions = job.partitions_def
+    assert partitions is not None
+    keys = partitions.get_partition_keys()
+    first_key, last_key = window_start.isoformat(), window_end.isoformat()
+    if first_key not in keys or last_key not in keys:
+        raise ValueError(
+            f"dates {first_key}…{last_key} fall outside the daily partitions "
+            f"{keys[0] if keys else '?'}…{keys[-1] if keys else '?'} (CHURN_START_DATE, and the newest "
+            "partition is yesterday in CHURN_TIMEZONE)"
+        )
+    result = job.execute_in_process(
+        instance=instance,
+        tags={
+            "dagster/asset_partition_range_start": first_key,
+            "dagster/asset_partition_range_end": last_key,
+        },
+        raise_on_error=False,
+    )
+    if on_event is not None:
+        for event in result.all_events:
+            on_event(event)
+    if not result.success:
+        raise RunFailedError(_first_failure(result) or f"run {result.run_id} failed")
+    return RunOutcome(result.run_id, window_start, window_end)
+
+
+def _first_failure(result: dg.ExecuteInProcessResult) -> str | None:
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
+            error = event.step_failure_data.error
+            user_message = error.cause.message if error.cause else error.message
+            description = (event.step_failure_data.user_failure_data.description
+                           if event.step_failure_data.user_failure_data else None)
+            return f"step {event.step_key} failed: {(description or user_message).strip()}"
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            data = event.event_specific_data
+            evaluation = getattr(data, "passed", None)
+            if evaluation is False:
+                return f"check {data.check_name} on {data.asset_key.to_user_string()} failed"
+    return None

@@ -1,0 +1,121 @@
+"""DuckDB access: connections with retries on the file lock, SQL files, transactions.
+
+Every write goes through `transaction()`: one statement per `execute`, committed together
+or rolled back together (DuckDB commits each statement of a multi-statement string on its
+own, so a failure half-way would otherwise leave a table half-written).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from churn_pipeline.settings import Settings
+
+LOCK_RETRY_SECONDS = (0.5, 1, 2, 4, 8, 15, 30)
+
+
+class WarehouseLockedError(RuntimeError):
+    """Another process holds the warehouse file for too long."""
+
+
+@cache
+def _read_sql_file(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def sql(settings: Settings, name: str) -> str:
+    """The text of `sql/<name>.sql`; one statement per file."""
+    path = settings.sql_dir / f"{name}.sql"
+    if not path.is_file():
+        raise FileNotFoundError(f"SQL file {path} is missing (CHURN_SQL_DIR={settings.sql_dir})")
+    return _read_sql_file(path)
+
+
+def connect(settings: Settings, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse, waiting with backoff while another process holds its lock."""
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    config = {
+        "memory_limit": settings.duckdb_memory_limit,
+        "threads": settings.duckdb_threads,
+    }
+    for attempt, pause in enumerate((*LOCK_RETRY_SECONDS, None)):
+        try:
+            conn = duckdb.connect(str(settings.warehouse_path), read_only=read_only, config=config)
+            # timestamps without an offset are business time; set after connecting, once ICU is loaded
+            conn.execute("set TimeZone = $timezone", {"timezone": settings.timezone})
+            return conn
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower() or pause is None:
+                if "lock" in str(error).lower():
+                    raise WarehouseLockedError(
+                        f"the warehouse {settings.warehouse_path} stayed locked by another "
+                        f"process for {sum(LOCK_RETRY_SECONDS):.0f}s over {attempt + 1} attempts"
+                    ) from None
+                raise
+            time.sleep(pause)
+    raise AssertionError("unreachable")
+
+
+@contextmanager
+def open_warehouse(settings: Settings, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    conn = connect(settings, read_only=read_only)
+    try:
+        if not read_only:
+            ensure_schema(conn, settings)
+        yield conn
+    finally:
+        conn.close()
+
+
+@contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    conn.begin()
+    try:
+        yield conn
+    except BaseException:
+        conn.rollback()
+        raise
+    conn.commit()
+
+
+def run(
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    name: str,
+    params: Mapping[str, Any] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    query = sql(settings, name)
+    # DuckDB rejects named parameters that a statement does not use: pass only the used ones.
+    used = {key: value for key, value in (params or {}).items() if f"${key}" in query}
+    return conn.execute(query, used)
+
+
+SCHEMA_FILES = (
+    "schema/raw_subscription_snapshots",
+    "schema/raw_snapshot_deliveries",
+    "schema/raw_rejected_rows",
+    "schema/core_customer_movements",
+    "schema/core_customer_first_activation",
+    "schema/core_churn_reason_categories",
+    "schema/macro_period_start",
+)
+
+
+def ensure_schema(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    for schema in ("raw", "core", "reporting"):
+        conn.execute(f"create schema if not exists {schema}")
+    for name in SCHEMA_FILES:
+        run(conn, settings, name)
+
+
+def fetch_dicts(conn: duckdb.DuckDBPyConnection, query: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    cursor = conn.execute(query, dict(params or {}))
+    columns = [d[0] for d in cursor.description]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]

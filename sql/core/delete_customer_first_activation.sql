@@ -1,0 +1,1 @@
+delete from core.customer_first_activation

@@ -1,0 +1,9 @@
+-- Rows read, loaded and rejected per snapshot date of `validated_rows`.
+create or replace temp table delivery_accounting as
+select
+    snapshot_date_of_file as snapshot_date,
+    count(*) as rows_read,
+    count(*) filter (where rule is null) as rows_loaded,
+    count(*) filter (where rule is not null) as rows_rejected
+from validated_rows
+group by snapshot_date_of_file

@@ -1,0 +1,26 @@
+-- The rows of `validated_rows` that broke a rule, into the quarantine.
+insert into raw.rejected_rows
+select
+    snapshot_date_of_file as snapshot_date,
+    source_file,
+    source_row,
+    rule_column as column_name,
+    case rule_column
+        when 'subscription_id' then subscription_id
+        when 'customer_id' then customer_id
+        when 'status' then status
+        when 'mrr' then mrr
+        when 'currency' then currency
+        when 'started_at' then started_at
+        when 'canceled_at' then canceled_at
+        when 'ended_at' then ended_at
+    end as value,
+    rule,
+    to_json({
+        'subscription_id': subscription_id, 'customer_id': customer_id, 'status': status,
+        'mrr': mrr, 'currency': currency, 'plan': plan, 'started_at': started_at,
+        'canceled_at': canceled_at, 'ended_at': ended_at, 'cancel_reason': cancel_reason,
+        'snapshot_date': snapshot_date
+    })::varchar as raw_row
+from validated_rows
+where rule is not null

@@ -1,0 +1,14 @@
+-- One delivery row per date of the run window, from the Python-side `delivery_plan`
+-- (which file, or none) and the row accounting of `delivery_accounting`.
+insert into raw.snapshot_deliveries
+select
+    delivery_plan.snapshot_date,
+    delivery_plan.status,
+    delivery_plan.source_files,
+    coalesce(delivery_accounting.rows_read, 0) as rows_read,
+    coalesce(delivery_accounting.rows_loaded, 0) as rows_loaded,
+    coalesce(delivery_accounting.rows_rejected, 0) as rows_rejected,
+    delivery_plan.unknown_columns,
+    delivery_plan.ingested_at
+from delivery_plan
+left join delivery_accounting using (snapshot_date)

@@ -1,0 +1,20 @@
+-- The clean rows of `validated_rows` into the canonical snapshot table.
+insert into raw.subscription_snapshots
+select
+    snapshot_date_of_file as snapshot_date,
+    subscription_id_clean as subscription_id,
+    customer_id_clean as customer_id,
+    status_canonical as status,
+    trim(status) as status_raw,
+    stops_involuntarily_flag as stops_involuntarily,
+    cast(mrr_minor_units as bigint) as mrr_cents,
+    currency_clean as currency,
+    nullif(trim(plan), '') as plan,
+    started_at_date as started_at,
+    canceled_at_date as canceled_at,
+    ended_at_date as ended_at,
+    nullif(trim(cancel_reason), '') as cancel_reason,
+    source_file,
+    source_row
+from validated_rows
+where rule is null

@@ -1,0 +1,89 @@
+-- Every staged row with its canonical values and the first validation rule it breaks
+-- (NULL when it is clean). Reads the temp tables `staged_rows` and `status_mapping`.
+create or replace temp table validated_rows as
+with staged as (
+    select * from staged_rows
+),
+
+status_mapping_lookup as (
+    select lower(trim(status_raw)) as status_key, status, stops_involuntarily
+    from status_mapping
+),
+
+cleaned as (
+    select
+        staged.*,
+        nullif(trim(staged.subscription_id), '') as subscription_id_clean,
+        nullif(trim(staged.customer_id), '') as customer_id_clean,
+        status_mapping_lookup.status as status_canonical,
+        coalesce(status_mapping_lookup.stops_involuntarily, false) as stops_involuntarily_flag,
+        nullif(trim(staged.mrr), '') as mrr_text,
+        try_cast(nullif(trim(staged.mrr), '') as decimal(38, 12)) as mrr_decimal,
+        upper(coalesce(nullif(trim(staged.currency), ''), $currency)) as currency_clean,
+        nullif(trim(staged.started_at), '') as started_at_text,
+        nullif(trim(staged.canceled_at), '') as canceled_at_text,
+        nullif(trim(staged.ended_at), '') as ended_at_text,
+        -- a text without offset is read in the session time zone (the business one)
+        cast(try_cast(nullif(trim(staged.started_at), '') as timestamptz) as date) as started_at_date,
+        cast(try_cast(nullif(trim(staged.canceled_at), '') as timestamptz) as date) as canceled_at_date,
+        cast(try_cast(nullif(trim(staged.ended_at), '') as timestamptz) as date) as ended_at_date
+    from staged
+    left join status_mapping_lookup
+        on lower(trim(staged.status)) = status_mapping_lookup.status_key
+),
+
+with_minor_units as (
+    select
+        *,
+        -- exact decimal arithmetic, rounding half away from zero (= half up for MRR >= 0)
+        cast(
+            round(mrr_decimal * case $currency_exponent when 0 then 1 when 1 then 10 when 2 then 100 else 1000 end)
+            as hugeint
+        ) as mrr_minor_units,
+        count(*) over (
+            partition by snapshot_date_of_file, subscription_id_clean
+        ) as copies_of_subscription_id
+    from cleaned
+),
+
+first_broken_rule as (
+    select
+        *,
+        case
+            when subscription_id_clean is null then 'missing_subscription_id'
+            when customer_id_clean is null then 'missing_customer_id'
+            when status_canonical is null then 'unknown_status'
+            when mrr_text is null then 'missing_mrr'
+            when mrr_decimal is null then 'invalid_mrr'
+            when mrr_decimal < 0 then 'negative_mrr'
+            when mrr_minor_units > $max_mrr_minor_units then 'mrr_above_ceiling'
+            when currency_clean <> $currency then 'foreign_currency'
+            when started_at_text is not null and started_at_date is null then 'invalid_started_at'
+            when canceled_at_text is not null and canceled_at_date is null then 'invalid_canceled_at'
+            when ended_at_text is not null and ended_at_date is null then 'invalid_ended_at'
+            when copies_of_subscription_id > 1 then 'duplicate_subscription_id'
+        end as rule
+    from with_minor_units
+),
+
+final as (
+    select
+        *,
+        case rule
+            when 'missing_subscription_id' then 'subscription_id'
+            when 'missing_customer_id' then 'customer_id'
+            when 'unknown_status' then 'status'
+            when 'foreign_currency' then 'currency'
+            when 'invalid_started_at' then 'started_at'
+            when 'invalid_canceled_at' then 'canceled_at'
+            when 'invalid_ended_at' then 'ended_at'
+            when 'duplicate_subscription_id' then 'subscription_id'
+            when 'missing_mrr' then 'mrr'
+            when 'invalid_mrr' then 'mrr'
+            when 'negative_mrr' then 'mrr'
+            when 'mrr_above_ceiling' then 'mrr'
+        end as rule_column
+    from first_broken_rule
+)
+
+select * from final
