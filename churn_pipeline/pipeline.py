@@ -24,7 +24,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     partitions = daily_partitions_for(settings)
     assets_and_checks = [
         *build_ingestion_assets(partitions),
-        *build_movement_assets(partitions),
+        *build_movement_assets(),
         *build_mart_assets(),
     ]
     checks = [a for a in assets_and_checks if isinstance(a, dg.AssetChecksDefinition)]

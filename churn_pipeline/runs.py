@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -55,7 +54,8 @@ def run_pipeline(
     instance: dg.DagsterInstance,
     window_start: date,
     window_end: date,
-    on_event: Callable[[dg.DagsterEvent], None] | None = None,
+    run_id: str | None = None,
+    quiet: bool = False,
 ) -> RunOutcome:
     """One ranged run of every asset over [window_start, window_end] (both inclusive)."""
     definitions = build_definitions(settings)
@@ -77,10 +77,9 @@ def run_pipeline(
             "dagster/asset_partition_range_end": last_key,
         },
         raise_on_error=False,
+        run_id=run_id,
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}} if quiet else None,
     )
-    if on_event is not None:
-        for event in result.all_events:
-            on_event(event)
     if not result.success:
         raise RunFailedError(_first_failure(result) or f"run {result.run_id} failed")
     return RunOutcome(result.run_id, window_start, window_end)

@@ -104,6 +104,7 @@ SCHEMA_FILES = (
     "schema/core_customer_movements",
     "schema/core_customer_first_activation",
     "schema/core_churn_reason_categories",
+    "schema/core_movement_inputs",
     "schema/macro_period_start",
 )
 

@@ -9,6 +9,7 @@ import dagster as dg
 
 from churn_pipeline import warehouse
 from churn_pipeline.assets.common import WAREHOUSE_POOL, markdown_preview, table_row_count
+from churn_pipeline.publish import publish
 from churn_pipeline.reasons import categorize_reasons, mapping_for
 from churn_pipeline.settings import Settings
 
@@ -118,6 +119,7 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
         reporting_movements,
         churn_by_period,
         churn_reasons_by_period,
+        build_publish_asset(),
         *build_mart_checks(),
     ]
 
@@ -174,3 +176,29 @@ def build_mart_checks() -> list[dg.AssetChecksDefinition]:
             "where p.churned_customers <> coalesce(s.customers, 0) or p.churned_mrr <> coalesce(s.mrr, 0)",
         ),
     ]
+
+
+def build_publish_asset() -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["reporting", "published_copy"],
+        deps=[REPORTING_MOVEMENTS, CHURN_BY_PERIOD, REASONS_BY_PERIOD],
+        group_name="reporting",
+        pool=WAREHOUSE_POOL,
+        kinds={"duckdb", "parquet"},
+        description=(
+            "A read-only copy of every reporting table in CHURN_PUBLISHED_DIR/reporting.duckdb and "
+            "as Parquet under CHURN_PUBLISHED_DIR/parquet, replaced atomically; what "
+            "`churn-pipeline query` and BI tools read while the warehouse is being written."
+        ),
+    )
+    def published_copy(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
+        with warehouse.open_warehouse(settings) as conn:
+            counts = publish(conn, settings)
+        return dg.MaterializeResult(
+            metadata={
+                "path": dg.MetadataValue.path(str(settings.published_dir / "reporting.duckdb")),
+                "tables": dg.MetadataValue.json(counts),
+            }
+        )
+
+    return published_copy

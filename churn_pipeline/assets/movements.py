@@ -1,52 +1,51 @@
-"""Layer 2: customer movements, incremental per snapshot date."""
-
+"""Layer 2: customer movements, re-derived from the earliest changed snapshot date."""
 
 import dagster as dg
 
 from churn_pipeline import warehouse
-from churn_pipeline.assets.common import ASSET_BACKFILL_POLICY, WAREHOUSE_POOL, markdown_preview, window_dates
+from churn_pipeline.assets.common import WAREHOUSE_POOL, markdown_preview
 from churn_pipeline.movements import derive_movements
 from churn_pipeline.settings import Settings
 
-# Movements of day D compare snapshot D with the one before it, so a re-sent day D-1 makes
-# day D stale too.
-PREVIOUS_AND_CURRENT_DAY = dg.TimeWindowPartitionMapping(
-    start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True
-)
+SNAPSHOTS = dg.AssetKey(["raw", "subscription_snapshots"])
 
 
-def build_movement_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
+def build_movement_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
     @dg.asset(
         key=["core", "customer_movements"],
         group_name="core",
-        partitions_def=partitions,
-        backfill_policy=ASSET_BACKFILL_POLICY,
         pool=WAREHOUSE_POOL,
         kinds={"duckdb", "sql"},
-        deps=[dg.AssetDep(["raw", "subscription_snapshots"], partition_mapping=PREVIOUS_AND_CURRENT_DAY)],
+        deps=[SNAPSHOTS],
         description=(
             "Customer movements (new, reactivation, churn, expansion, contraction; plus the "
-            "internal `opening` base) observed on each snapshot date, with churn reasons and "
-            "dunning flags of the stopped subscriptions (METRICS.md §2–§3)."
+            "internal `opening` base) per snapshot pair, with the reason and dunning flag of the "
+            "stopped subscriptions (METRICS.md §2–§3). Incremental: re-derived from the earliest "
+            "snapshot date whose delivery changed since the last derivation."
         ),
     )
     def customer_movements(context: dg.AssetExecutionContext, settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
-        first, last = window_dates(context)
         with warehouse.open_warehouse(settings) as conn:
-            summary = derive_movements(conn, settings, first, last)
-            context.log.info(f"movements {first}…{last}: {summary.snapshot_pairs} snapshot pairs, {summary.movements}")
+            summary = derive_movements(conn, settings)
+            if summary.recomputed_from is None:
+                context.log.info("no snapshot delivery changed since the last derivation: nothing to do")
+            else:
+                context.log.info(
+                    f"movements re-derived from {summary.recomputed_from}: "
+                    f"{summary.snapshot_pairs} snapshot pairs, {summary.movements}"
+                )
+            total = conn.execute("select count(*) from core.customer_movements").fetchone()
             preview = markdown_preview(
                 conn,
                 "select customer_id, movement_date, movement, mrr_before, mrr_after, reason_raw "
-                "from core.customer_movements where observed_on between $first and $last "
-                "order by observed_on desc, customer_id limit 10",
-                {"first": first, "last": last},
+                "from core.customer_movements order by observed_on desc, customer_id limit 10",
             )
         return dg.MaterializeResult(
             metadata={
-                "dagster/row_count": sum(summary.movements.values()),
-                "snapshot_pairs": summary.snapshot_pairs,
-                **{f"movements_{name}": count for name, count in sorted(summary.movements.items())},
+                "dagster/row_count": int(total[0]) if total else 0,
+                "recomputed_from": str(summary.recomputed_from) if summary.recomputed_from else "nothing changed",
+                "snapshot_pairs_derived": summary.snapshot_pairs,
+                **{f"derived_{name}": count for name, count in sorted(summary.movements.items())},
                 "preview": preview,
             }
         )

@@ -1,1 +1,1 @@
-delete from core.customer_first_activation
+delete from core.customer_first_activation where first_activation_date >= $window_start

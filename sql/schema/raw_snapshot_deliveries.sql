@@ -7,6 +7,7 @@ create table if not exists raw.snapshot_deliveries (
     rows_read bigint not null,
     rows_loaded bigint not null,
     rows_rejected bigint not null,
+    content_fingerprint ubigint,        -- order-independent hash of the loaded rows; NULL for a gap
     unknown_columns varchar,
     ingested_at timestamp not null
 )

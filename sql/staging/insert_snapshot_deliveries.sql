@@ -8,6 +8,7 @@ select
     coalesce(delivery_accounting.rows_read, 0) as rows_read,
     coalesce(delivery_accounting.rows_loaded, 0) as rows_loaded,
     coalesce(delivery_accounting.rows_rejected, 0) as rows_rejected,
+    delivery_accounting.content_fingerprint,
     delivery_plan.unknown_columns,
     delivery_plan.ingested_at
 from delivery_plan

@@ -1,0 +1,258 @@
+"""The `churn-pipeline` command line (INTERFACE.md)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+import uuid
+from datetime import date
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from churn_pipeline.settings import Settings, SettingsError
+
+app = typer.Typer(
+    help="Subscription churn analytics over daily snapshots, as Dagster assets on DuckDB.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one line, exit status 1."""
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+class DemoFormat(str, Enum):
+    csv = "csv"
+    parquet = "parquet"
+    hive = "hive"
+
+
+class Grain(str, Enum):
+    day = "day"
+    week = "week"
+    month = "month"
+    quarter = "quarter"
+    half_year = "half_year"
+    year = "year"
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as error:
+        raise UserError(str(error)) from None
+
+
+def _parse_date(value: str | None, flag: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"{flag} {value!r} is not a date in YYYY-MM-DD form") from None
+
+
+@app.command("demo-data")
+def demo_data(
+    customers: Annotated[int, typer.Option(min=1, help="Number of customers.")] = 2000,
+    days: Annotated[int, typer.Option(min=2, help="Number of daily snapshots.")] = 456,
+    start: Annotated[str, typer.Option(help="First snapshot date.")] = "2024-01-01",
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 42,
+    out: Annotated[Path | None, typer.Option(help="Folder to write (default: CHURN_LANDING_DIR).")] = None,
+    file_format: Annotated[DemoFormat, typer.Option("--format", help="csv, parquet, or hive folders.")] = DemoFormat.csv,
+) -> None:
+    """Write realistic demo snapshots, deterministic for a seed."""
+    from churn_pipeline.demo_data import DemoSpec, write_demo_snapshots
+
+    spec = DemoSpec(customers=customers, days=days, start=_parse_date(start, "--start") or date(2024, 1, 1), seed=seed)
+    target = out or _settings().landing_dir
+    with _progress() as progress:
+        task = progress.add_task(f"writing {days} days for {customers:,} customers to {target}", total=days)
+        paths = write_demo_snapshots(target, spec, file_format.value, on_day=lambda d, _: progress.update(task, completed=d + 1))
+    console.print(f"wrote {len(paths)} snapshot files to {target} ({days - len(paths)} days left out as gaps)")
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=errors, transient=False,
+    )
+
+
+def _ensure_landing(settings: Settings) -> None:
+    landing = settings.landing_dir
+    has_files = landing.is_dir() and any(p for p in landing.iterdir() if not p.name.startswith("."))
+    if has_files:
+        return
+    if not settings.landing_is_default:
+        raise UserError(f"the landing folder {landing} is empty or missing: put snapshot files there, or unset CHURN_LANDING_DIR for the demo")
+    errors.print(f"[bold]{landing} is empty: generating demo snapshots first[/bold]")
+    demo_data(out=landing)
+
+
+def _execute(settings: Settings, start: date | None, end: date | None, label: str) -> None:
+    from churn_pipeline.landing import LandingError
+    from churn_pipeline.runs import prepare_dagster_home, run_pipeline, snapshot_window, RunFailedError
+
+    try:
+        first, last = snapshot_window(settings, start, end)
+    except (LandingError, FileNotFoundError, ValueError) as error:
+        raise UserError(str(error)) from None
+    os.environ["DAGSTER_HOME"] = str(prepare_dagster_home(settings))
+    import dagster as dg
+
+    instance = dg.DagsterInstance.get()
+    run_id = str(uuid.uuid4())
+    outcome: dict[str, BaseException | None] = {"error": None}
+
+    def work() -> None:
+        try:
+            run_pipeline(settings, instance, first, last, run_id=run_id, quiet=True)
+        except BaseException as error:  # reported by the main thread
+            outcome["error"] = error
+
+    worker = threading.Thread(target=work, daemon=True)
+    with _progress() as progress:
+        task = progress.add_task(f"{label} {first}…{last} (Dagster run {run_id[:8]})", total=None)
+        worker.start()
+        while worker.is_alive():
+            done, total, current = _step_progress(instance, run_id)
+            progress.update(task, completed=done, total=total or None,
+                            description=f"{label} {first}…{last} (run {run_id[:8]}) {current}")
+            time.sleep(0.3)
+        done, total, _ = _step_progress(instance, run_id)
+        progress.update(task, completed=done, total=total or done, description=f"{label} {first}…{last} (run {run_id[:8]})")
+    error = outcome["error"]
+    if isinstance(error, RunFailedError | LandingError | ValueError):
+        raise UserError(f"{error} (see run {run_id} in `make dev`)") from None
+    if error is not None:
+        raise error
+    console.print(f"run {run_id} succeeded; Dagster home {settings.dagster_home}")
+
+
+def _step_progress(instance: object, run_id: str) -> tuple[int, int, str]:
+    import dagster as dg
+
+    try:
+        records = instance.all_logs(run_id, of_type={dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS})  # type: ignore[attr-defined]
+    except Exception:  # the run may not exist yet
+        return 0, 0, ""
+    started = [r.step_key for r in records if r.dagster_event and r.dagster_event.event_type == dg.DagsterEventType.STEP_START]
+    finished = {r.step_key for r in records if r.dagster_event and r.dagster_event.event_type == dg.DagsterEventType.STEP_SUCCESS}
+    running = [s for s in started if s not in finished]
+    return len(finished), 0, (running[-1] if running else "")
+
+
+def _print_headline(settings: Settings, grain: str = "month") -> None:
+    from churn_pipeline.query import open_published, publication_age
+    from churn_pipeline.report import print_report
+
+    conn = open_published(settings)
+    try:
+        print_report(conn, grain, settings.currency, console)
+    finally:
+        conn.close()
+    console.print(f"[dim]{publication_age(settings)}; query with: churn-pipeline query \"select ...\"[/dim]")
+
+
+@app.command()
+def run(
+    start: Annotated[str | None, typer.Option(help="First snapshot date (default: the first file).")] = None,
+    end: Annotated[str | None, typer.Option(help="Last snapshot date, inclusive (default: the last file).")] = None,
+) -> None:
+    """Materialize every asset for the snapshot dates in range, then print the monthly table."""
+    settings = _settings()
+    _ensure_landing(settings)
+    _execute(settings, _parse_date(start, "--start"), _parse_date(end, "--end"), "run")
+    _print_headline(settings)
+
+
+@app.command()
+def backfill(
+    start: Annotated[str, typer.Option(help="First snapshot date.")],
+    end: Annotated[str, typer.Option(help="Last snapshot date, inclusive.")],
+) -> None:
+    """Materialize a historical range as one ranged Dagster run (single-run backfill policy)."""
+    settings = _settings()
+    _execute(settings, _parse_date(start, "--start"), _parse_date(end, "--end"), "backfill")
+    _print_headline(settings)
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="One read-only SQL statement over the published reporting tables.")],
+    output_format: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")] = OutputFormat.table,
+) -> None:
+    """Query the published outputs read-only; works while a run is writing the warehouse."""
+    from churn_pipeline.query import QueryError, run_query
+
+    try:
+        frame = run_query(_settings(), sql)
+    except QueryError as error:
+        raise UserError(str(error)) from None
+    if output_format is OutputFormat.csv:
+        sys.stdout.write(frame.to_csv(index=False))
+    elif output_format is OutputFormat.json:
+        sys.stdout.write(frame.to_json(orient="records", date_format="iso", indent=None) + "\n")
+    else:
+        from rich.table import Table
+
+        table = Table()
+        for column in frame.columns:
+            table.add_column(str(column))
+        for row in frame.itertuples(index=False):
+            table.add_row(*("" if value is None or value != value else str(value) for value in row))
+        console.print(table)
+
+
+@app.command()
+def report(
+    grain: Annotated[Grain, typer.Option(help="Period grain.")] = Grain.month,
+    html: Annotated[Path | None, typer.Option(help="Also write the visual report to this HTML file.")] = None,
+) -> None:
+    """Print the headline churn table for a grain, with the reason mix of its last complete period."""
+    from churn_pipeline.query import QueryError
+
+    if html is not None:
+        raise UserError("--html is not available yet: the visual report is not built (see the README)")
+    try:
+        _print_headline(_settings(), grain.value)
+    except QueryError as error:
+        raise UserError(str(error)) from None
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except UserError as error:
+        errors.print(f"error: {error}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except SettingsError as error:
+        errors.print(f"error: {error}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except (typer.Exit, typer.Abort) as stop:
+        sys.exit(getattr(stop, "exit_code", 1))
+    except Exception as error:  # click usage errors arrive here in standalone_mode=False
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show()
+            sys.exit(error.exit_code)
+        raise
