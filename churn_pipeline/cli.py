@@ -7,14 +7,22 @@ import sys
 import threading
 import time
 import uuid
+import warnings
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from churn_pipeline.settings import Settings, SettingsError
 
@@ -24,27 +32,30 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
+# wide enough for the headline table when output goes to a file or a pipe
+console = Console(width=None if sys.stdout.isatty() else 160)
 errors = Console(stderr=True)
+warnings.filterwarnings("ignore", category=Warning, module=r"dagster(\..*)?$")
+warnings.filterwarnings("ignore", message=r".*(is currently in beta|is superseded|preview).*")
 
 
 class UserError(Exception):
     """A problem the user can fix; printed as one line, exit status 1."""
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
 
 
-class DemoFormat(str, Enum):
+class DemoFormat(StrEnum):
     csv = "csv"
     parquet = "parquet"
     hive = "hive"
 
 
-class Grain(str, Enum):
+class Grain(StrEnum):
     day = "day"
     week = "week"
     month = "month"
@@ -74,25 +85,50 @@ def demo_data(
     customers: Annotated[int, typer.Option(min=1, help="Number of customers.")] = 2000,
     days: Annotated[int, typer.Option(min=2, help="Number of daily snapshots.")] = 456,
     start: Annotated[str, typer.Option(help="First snapshot date.")] = "2024-01-01",
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 42,
-    out: Annotated[Path | None, typer.Option(help="Folder to write (default: CHURN_LANDING_DIR).")] = None,
-    file_format: Annotated[DemoFormat, typer.Option("--format", help="csv, parquet, or hive folders.")] = DemoFormat.csv,
+    seed: Annotated[
+        int, typer.Option(help="Random seed; the same seed gives the same files.")
+    ] = 42,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder to write (default: CHURN_LANDING_DIR).")
+    ] = None,
+    file_format: Annotated[
+        DemoFormat, typer.Option("--format", help="csv, parquet, or hive folders.")
+    ] = DemoFormat.csv,
 ) -> None:
     """Write realistic demo snapshots, deterministic for a seed."""
     from churn_pipeline.demo_data import DemoSpec, write_demo_snapshots
 
-    spec = DemoSpec(customers=customers, days=days, start=_parse_date(start, "--start") or date(2024, 1, 1), seed=seed)
+    spec = DemoSpec(
+        customers=customers,
+        days=days,
+        start=_parse_date(start, "--start") or date(2024, 1, 1),
+        seed=seed,
+    )
     target = out or _settings().landing_dir
     with _progress() as progress:
-        task = progress.add_task(f"writing {days} days for {customers:,} customers to {target}", total=days)
-        paths = write_demo_snapshots(target, spec, file_format.value, on_day=lambda d, _: progress.update(task, completed=d + 1))
-    console.print(f"wrote {len(paths)} snapshot files to {target} ({days - len(paths)} days left out as gaps)")
+        task = progress.add_task(
+            f"writing {days} days for {customers:,} customers to {target}", total=days
+        )
+        paths = write_demo_snapshots(
+            target,
+            spec,
+            file_format.value,
+            on_day=lambda d, _: progress.update(task, completed=d + 1),
+        )
+    console.print(
+        f"wrote {len(paths)} snapshot files to {target} ({days - len(paths)} days left out as gaps)"
+    )
 
 
 def _progress() -> Progress:
     return Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=errors, transient=False,
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=False,
     )
 
 
@@ -102,14 +138,21 @@ def _ensure_landing(settings: Settings) -> None:
     if has_files:
         return
     if not settings.landing_is_default:
-        raise UserError(f"the landing folder {landing} is empty or missing: put snapshot files there, or unset CHURN_LANDING_DIR for the demo")
+        raise UserError(
+            f"the landing folder {landing} is empty or missing: put snapshot files there, or unset CHURN_LANDING_DIR for the demo"
+        )
     errors.print(f"[bold]{landing} is empty: generating demo snapshots first[/bold]")
     demo_data(out=landing)
 
 
 def _execute(settings: Settings, start: date | None, end: date | None, label: str) -> None:
     from churn_pipeline.landing import LandingError
-    from churn_pipeline.runs import prepare_dagster_home, run_pipeline, snapshot_window, RunFailedError
+    from churn_pipeline.runs import (
+        RunFailedError,
+        prepare_dagster_home,
+        run_pipeline,
+        snapshot_window,
+    )
 
     try:
         first, last = snapshot_window(settings, start, end)
@@ -134,11 +177,20 @@ def _execute(settings: Settings, start: date | None, end: date | None, label: st
         worker.start()
         while worker.is_alive():
             done, total, current = _step_progress(instance, run_id)
-            progress.update(task, completed=done, total=total or None,
-                            description=f"{label} {first}…{last} (run {run_id[:8]}) {current}")
+            progress.update(
+                task,
+                completed=done,
+                total=total or None,
+                description=f"{label} {first}…{last} (run {run_id[:8]}) {current}",
+            )
             time.sleep(0.3)
         done, total, _ = _step_progress(instance, run_id)
-        progress.update(task, completed=done, total=total or done, description=f"{label} {first}…{last} (run {run_id[:8]})")
+        progress.update(
+            task,
+            completed=done,
+            total=total or done,
+            description=f"{label} {first}…{last} (run {run_id[:8]})",
+        )
     error = outcome["error"]
     if isinstance(error, RunFailedError | LandingError | ValueError):
         raise UserError(f"{error} (see run {run_id} in `make dev`)") from None
@@ -151,11 +203,21 @@ def _step_progress(instance: object, run_id: str) -> tuple[int, int, str]:
     import dagster as dg
 
     try:
-        records = instance.all_logs(run_id, of_type={dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS})  # type: ignore[attr-defined]
+        records = instance.all_logs(
+            run_id, of_type={dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS}
+        )  # type: ignore[attr-defined]
     except Exception:  # the run may not exist yet
         return 0, 0, ""
-    started = [r.step_key for r in records if r.dagster_event and r.dagster_event.event_type == dg.DagsterEventType.STEP_START]
-    finished = {r.step_key for r in records if r.dagster_event and r.dagster_event.event_type == dg.DagsterEventType.STEP_SUCCESS}
+    started = [
+        r.step_key
+        for r in records
+        if r.dagster_event and r.dagster_event.event_type == dg.DagsterEventType.STEP_START
+    ]
+    finished = {
+        r.step_key
+        for r in records
+        if r.dagster_event and r.dagster_event.event_type == dg.DagsterEventType.STEP_SUCCESS
+    }
     running = [s for s in started if s not in finished]
     return len(finished), 0, (running[-1] if running else "")
 
@@ -169,13 +231,19 @@ def _print_headline(settings: Settings, grain: str = "month") -> None:
         print_report(conn, grain, settings.currency, console)
     finally:
         conn.close()
-    console.print(f"[dim]{publication_age(settings)}; query with: churn-pipeline query \"select ...\"[/dim]")
+    console.print(
+        f'[dim]{publication_age(settings)}; query with: churn-pipeline query "select ..."[/dim]'
+    )
 
 
 @app.command()
 def run(
-    start: Annotated[str | None, typer.Option(help="First snapshot date (default: the first file).")] = None,
-    end: Annotated[str | None, typer.Option(help="Last snapshot date, inclusive (default: the last file).")] = None,
+    start: Annotated[
+        str | None, typer.Option(help="First snapshot date (default: the first file).")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option(help="Last snapshot date, inclusive (default: the last file).")
+    ] = None,
 ) -> None:
     """Materialize every asset for the snapshot dates in range, then print the monthly table."""
     settings = _settings()
@@ -197,8 +265,12 @@ def backfill(
 
 @app.command()
 def query(
-    sql: Annotated[str, typer.Argument(help="One read-only SQL statement over the published reporting tables.")],
-    output_format: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")] = OutputFormat.table,
+    sql: Annotated[
+        str, typer.Argument(help="One read-only SQL statement over the published reporting tables.")
+    ],
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="table, csv or json.")
+    ] = OutputFormat.table,
 ) -> None:
     """Query the published outputs read-only; works while a run is writing the warehouse."""
     from churn_pipeline.query import QueryError, run_query
@@ -225,17 +297,36 @@ def query(
 @app.command()
 def report(
     grain: Annotated[Grain, typer.Option(help="Period grain.")] = Grain.month,
-    html: Annotated[Path | None, typer.Option(help="Also write the visual report to this HTML file.")] = None,
+    html: Annotated[
+        Path | None, typer.Option(help="Also write the visual report to this HTML file.")
+    ] = None,
 ) -> None:
     """Print the headline churn table for a grain, with the reason mix of its last complete period."""
     from churn_pipeline.query import QueryError
 
     if html is not None:
-        raise UserError("--html is not available yet: the visual report is not built (see the README)")
+        raise UserError(
+            "--html is not available yet: the visual report is not built (see the README)"
+        )
     try:
         _print_headline(_settings(), grain.value)
     except QueryError as error:
         raise UserError(str(error)) from None
+
+
+@app.command()
+def dev(
+    port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000,
+) -> None:
+    """Start the Dagster UI (`dagster dev -w workspace.yaml`) on the same warehouse and Dagster home."""
+    from churn_pipeline.runs import prepare_dagster_home
+    from churn_pipeline.settings import PROJECT_ROOT
+
+    settings = _settings()
+    os.environ["DAGSTER_HOME"] = str(prepare_dagster_home(settings))
+    dagster = Path(sys.executable).with_name("dagster")
+    os.chdir(PROJECT_ROOT)
+    os.execv(str(dagster), [str(dagster), "dev", "-w", "workspace.yaml", "--port", str(port)])
 
 
 def main() -> None:

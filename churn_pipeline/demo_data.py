@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401  (registers pa.compute)
+import pyarrow.compute
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
@@ -41,7 +41,20 @@ ADDON_PLAN = len(PLANS)
 ADDON_PRICES = (9.0, 19.0, 49.0)
 STATUSES = ("trialing", "active", "past_due", "paused", "canceled", "unpaid", "incomplete_expired")
 T, A, PD, PA, C, UNPAID, EXPIRED = range(7)
-SEASONAL_CHURN = {1: 1.8, 2: 1.1, 3: 1.0, 4: 0.9, 5: 0.9, 6: 1.0, 7: 1.6, 8: 1.1, 9: 0.9, 10: 0.9, 11: 0.9, 12: 1.2}
+SEASONAL_CHURN = {
+    1: 1.8,
+    2: 1.1,
+    3: 1.0,
+    4: 0.9,
+    5: 0.9,
+    6: 1.0,
+    7: 1.6,
+    8: 1.1,
+    9: 0.9,
+    10: 0.9,
+    11: 0.9,
+    12: 1.2,
+}
 
 REASON_TEXTS = (
     # Stripe cancellation_details.feedback codes
@@ -86,8 +99,19 @@ class Segments:
 
     def add(self, *values: int) -> None:
         for column, value in zip(
-            (self.subscription, self.customer, self.start, self.end, self.status, self.mrr_cents,
-             self.plan, self.started_at, self.canceled_at, self.ended_at, self.reason),
+            (
+                self.subscription,
+                self.customer,
+                self.start,
+                self.end,
+                self.status,
+                self.mrr_cents,
+                self.plan,
+                self.started_at,
+                self.canceled_at,
+                self.ended_at,
+                self.reason,
+            ),
             values,
             strict=True,
         ):
@@ -126,7 +150,9 @@ class _Simulation:
                 begin = first_day + (self.rng.randint(0, 120) if addon else 0)
                 if begin >= horizon:
                     break
-                end = self.subscription_life(customer, begin, trial=not opening and not addon, addon=addon)
+                end = self.subscription_life(
+                    customer, begin, trial=not opening and not addon, addon=addon
+                )
                 day = max(day, end)
             # reactivation: a churned customer returns with a new subscription
             if day < horizon - 30 and self.rng.random() < 0.15:
@@ -151,14 +177,27 @@ class _Simulation:
             trial_end = day + 14
             if rng.random() < 0.4:  # lapses
                 emit(day, trial_end, T, mrr)
-                emit(trial_end, trial_end + CANCELED_ROWS_KEPT_DAYS, EXPIRED if rng.random() < 0.5 else C, mrr, trial_end, trial_end)
+                emit(
+                    trial_end,
+                    trial_end + CANCELED_ROWS_KEPT_DAYS,
+                    EXPIRED if rng.random() < 0.5 else C,
+                    mrr,
+                    trial_end,
+                    trial_end,
+                )
                 return trial_end
             emit(day, trial_end, T, mrr)
             day = trial_end
         while day < horizon:
             tenure = day - begin
             hazard = self.churn_hazard(day, tenure)
-            rates = (hazard, 0.0012, 0.0015, 0.0008, 0.0006)  # cancel, payment trouble, upgrade, downgrade, pause
+            rates = (
+                hazard,
+                0.0012,
+                0.0015,
+                0.0008,
+                0.0006,
+            )  # cancel, payment trouble, upgrade, downgrade, pause
             wait = int(rng.expovariate(sum(rates))) + 1
             if day + wait >= horizon:
                 emit(day, horizon + 1, A, mrr)
@@ -172,10 +211,26 @@ class _Simulation:
                     notice = rng.randint(3, 30)
                     emit(day, day + notice, A, mrr, canceled=day, reason=reason)
                     ended = day + notice
-                    emit(ended, ended + CANCELED_ROWS_KEPT_DAYS, C, mrr, canceled=day, ended=ended, reason=reason)
+                    emit(
+                        ended,
+                        ended + CANCELED_ROWS_KEPT_DAYS,
+                        C,
+                        mrr,
+                        canceled=day,
+                        ended=ended,
+                        reason=reason,
+                    )
                 else:
                     ended = day
-                    emit(ended, ended + CANCELED_ROWS_KEPT_DAYS, C, mrr, canceled=day, ended=day, reason=reason)
+                    emit(
+                        ended,
+                        ended + CANCELED_ROWS_KEPT_DAYS,
+                        C,
+                        mrr,
+                        canceled=day,
+                        ended=day,
+                        reason=reason,
+                    )
                 return ended
             if event == 1:  # a failed payment: past_due, then recovery or cancellation
                 spell = rng.randint(3, 21)
@@ -185,7 +240,15 @@ class _Simulation:
                     continue
                 status = UNPAID if rng.random() < 0.3 else C
                 reason = len(REASON_TEXTS) + rng.randrange(len(PAYMENT_REASONS))
-                emit(day, day + CANCELED_ROWS_KEPT_DAYS, status, mrr, canceled=day, ended=day, reason=reason)
+                emit(
+                    day,
+                    day + CANCELED_ROWS_KEPT_DAYS,
+                    status,
+                    mrr,
+                    canceled=day,
+                    ended=day,
+                    reason=reason,
+                )
                 return day
             if event in (2, 3):  # upgrade or downgrade
                 step = 1 if event == 2 else -1
@@ -200,15 +263,23 @@ class _Simulation:
             emit(day, day + pause, PA, mrr)
             day += pause
             if rng.random() < 0.2:
-                emit(day, day + CANCELED_ROWS_KEPT_DAYS, C, mrr, canceled=day, ended=day, reason=rng.randrange(len(REASON_TEXTS)))
+                emit(
+                    day,
+                    day + CANCELED_ROWS_KEPT_DAYS,
+                    C,
+                    mrr,
+                    canceled=day,
+                    ended=day,
+                    reason=rng.randrange(len(REASON_TEXTS)),
+                )
                 return day
         return horizon
 
     def price(self, plan: int, annual: bool, addon: bool) -> int:
         if addon:
-            return int(round(self.rng.choice(ADDON_PRICES) * 100))
+            return round(self.rng.choice(ADDON_PRICES) * 100)
         _, monthly, yearly = PLANS[plan]
-        return int(round((yearly / 12 if annual else monthly) * 100))
+        return round((yearly / 12 if annual else monthly) * 100)
 
 
 def simulate(spec: DemoSpec) -> Segments:
@@ -233,14 +304,18 @@ def write_demo_snapshots(
     if file_format not in ("csv", "parquet", "hive"):
         raise ValueError(f"format must be csv, parquet or hive, not {file_format!r}")
     segments = simulate(spec)
-    columns = {name: np.asarray(getattr(segments, name), dtype=np.int64) for name in Segments.__dataclass_fields__}
+    columns = {
+        name: np.asarray(getattr(segments, name), dtype=np.int64)
+        for name in Segments.__dataclass_fields__
+    }
     order = np.argsort(columns["subscription"], kind="stable")
     columns = {name: values[order] for name, values in columns.items()}
     reasons = np.array((*REASON_TEXTS, *PAYMENT_REASONS, ""), dtype=object)  # index -1 → ""
     statuses = np.array(STATUSES, dtype=object)
     plan_names = np.array([*(p[0] for p in PLANS), "addon"], dtype=object)
     day_strings = np.array(
-        [(spec.start + timedelta(days=int(d))).isoformat() for d in range(-800, spec.days + 400)], dtype=object
+        [(spec.start + timedelta(days=int(d))).isoformat() for d in range(-800, spec.days + 400)],
+        dtype=object,
     )
 
     def day_text(offsets: np.ndarray) -> np.ndarray:
@@ -276,7 +351,9 @@ def write_demo_snapshots(
             continue
         rows = (columns["start"] <= day) & (columns["end"] > day)
         snapshot_day = (spec.start + timedelta(days=day)).isoformat()
-        written.append(_write_table(segment_table.filter(pa.array(rows)), out_dir, snapshot_day, file_format))
+        written.append(
+            _write_table(segment_table.filter(pa.array(rows)), out_dir, snapshot_day, file_format)
+        )
     return written
 
 
@@ -301,6 +378,8 @@ def _typed(table: pa.Table) -> pa.Table:
     table = table.set_column(table.schema.get_field_index("mrr"), "mrr", mrr)
     for name in ("started_at", "canceled_at", "ended_at"):
         text = table.column(name)
-        dates = pa.compute.cast(pa.compute.if_else(pa.compute.equal(text, ""), None, text), pa.date32())
+        dates = pa.compute.cast(
+            pa.compute.if_else(pa.compute.equal(text, ""), None, text), pa.date32()
+        )
         table = table.set_column(table.schema.get_field_index(name), name, dates)
     return table

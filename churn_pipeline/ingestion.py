@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 
 from churn_pipeline import warehouse
-from churn_pipeline.landing import SnapshotSource, discover, expected_names
+from churn_pipeline.landing import discover, expected_names
 from churn_pipeline.settings import PACKAGE_ROOT, Settings
 from churn_pipeline.snapshot_files import SnapshotFileError, create_staging_table, stage_source
 
@@ -42,7 +42,9 @@ def load_status_mapping(path: Path) -> pd.DataFrame:
         reader = csv.DictReader(handle)
         expected = {"status_raw", "status", "stops_involuntarily"}
         if not reader.fieldnames or not expected <= set(reader.fieldnames):
-            raise SnapshotFileError(f"{path}: status mapping needs the columns {', '.join(sorted(expected))}")
+            raise SnapshotFileError(
+                f"{path}: status mapping needs the columns {', '.join(sorted(expected))}"
+            )
         rows, seen = [], set()
         for line, record in enumerate(reader, start=2):
             key = (record["status_raw"] or "").strip().lower()
@@ -55,11 +57,15 @@ def load_status_mapping(path: Path) -> pd.DataFrame:
                     f"{path}, line {line}: status {target!r} is not one of {', '.join(sorted(CANONICAL_STATUSES))}"
                 )
             if flag not in ("true", "false"):
-                raise SnapshotFileError(f"{path}, line {line}: stops_involuntarily must be true or false")
+                raise SnapshotFileError(
+                    f"{path}, line {line}: stops_involuntarily must be true or false"
+                )
             if key in seen:
                 raise SnapshotFileError(f"{path}, line {line}: status_raw {key!r} is listed twice")
             seen.add(key)
-            rows.append({"status_raw": key, "status": target, "stops_involuntarily": flag == "true"})
+            rows.append(
+                {"status_raw": key, "status": target, "stops_involuntarily": flag == "true"}
+            )
     return pd.DataFrame(rows, columns=["status_raw", "status", "stops_involuntarily"])
 
 
@@ -87,7 +93,9 @@ def ingest_window(
     plan_rows = []
     create_staging_table(conn)
     conn.register("status_mapping_frame", status_mapping_for(settings))
-    conn.execute("create or replace temp table status_mapping as select * from status_mapping_frame")
+    conn.execute(
+        "create or replace temp table status_mapping as select * from status_mapping_frame"
+    )
     conn.unregister("status_mapping_frame")
     ingested_at = datetime.now(UTC).replace(tzinfo=None)
     day = window_start
@@ -118,7 +126,8 @@ def ingest_window(
     warehouse.run(conn, settings, "staging/validated_rows", params)
     warehouse.run(conn, settings, "staging/delivery_accounting")
     plan = pd.DataFrame(
-        plan_rows, columns=["snapshot_date", "status", "source_files", "unknown_columns", "ingested_at"]
+        plan_rows,
+        columns=["snapshot_date", "status", "source_files", "unknown_columns", "ingested_at"],
     )
     conn.register("delivery_plan_frame", plan)
     conn.execute("create or replace temp table delivery_plan as select * from delivery_plan_frame")
@@ -136,7 +145,15 @@ def ingest_window(
         "select coalesce(sum(rows_read), 0), coalesce(sum(rows_loaded), 0), coalesce(sum(rows_rejected), 0) "
         "from delivery_accounting"
     ).fetchone()
-    summary.rows_read, summary.rows_loaded, summary.rows_rejected = (int(v) for v in counts or (0, 0, 0))
-    for table in ("staged_rows", "validated_rows", "delivery_accounting", "delivery_plan", "status_mapping"):
+    summary.rows_read, summary.rows_loaded, summary.rows_rejected = (
+        int(v) for v in counts or (0, 0, 0)
+    )
+    for table in (
+        "staged_rows",
+        "validated_rows",
+        "delivery_accounting",
+        "delivery_plan",
+        "status_mapping",
+    ):
         conn.execute(f"drop table if exists {table}")
     return summary

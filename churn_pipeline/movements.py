@@ -53,7 +53,9 @@ def settings_key(settings: Settings) -> str:
 
 def derive_movements(conn: duckdb.DuckDBPyConnection, settings: Settings) -> MovementSummary:
     key = settings_key(settings)
-    start_row = warehouse.run(conn, settings, "core/recompute_from", {"settings_key": key}).fetchone()
+    start_row = warehouse.run(
+        conn, settings, "core/recompute_from", {"settings_key": key}
+    ).fetchone()
     window_start = start_row[0] if start_row else None
     if window_start is None:
         return MovementSummary(recomputed_from=None)
@@ -69,7 +71,11 @@ def derive_movements(conn: duckdb.DuckDBPyConnection, settings: Settings) -> Mov
         for step in WRITE_STEPS:
             warehouse.run(conn, settings, step, params)
     pairs_row = conn.execute("select count(*) from window_snapshot_pairs").fetchone()
-    counts = dict(conn.execute("select movement, count(*) from window_movements group by movement").fetchall())
+    counts = dict(
+        conn.execute("select movement, count(*) from window_movements group by movement").fetchall()
+    )
     for table in WINDOW_TEMP_TABLES:
         conn.execute(f"drop table if exists {table}")
-    return MovementSummary(window_start, int(pairs_row[0]) if pairs_row else 0, {k: int(v) for k, v in counts.items()})
+    return MovementSummary(
+        window_start, int(pairs_row[0]) if pairs_row else 0, {k: int(v) for k, v in counts.items()}
+    )

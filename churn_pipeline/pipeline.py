@@ -16,7 +16,9 @@ ALL_ASSETS_JOB = "churn_pipeline_job"
 def daily_partitions_for(settings: Settings) -> dg.DailyPartitionsDefinition:
     """Snapshot dates in the business time zone; the newest is yesterday (end_offset=0),
     the last day whose end-of-day export can be complete."""
-    start = settings.start_date or earliest_snapshot_date(settings.landing_dir) or DEFAULT_START_DATE
+    start = (
+        settings.start_date or earliest_snapshot_date(settings.landing_dir) or DEFAULT_START_DATE
+    )
     return dg.DailyPartitionsDefinition(start_date=start.isoformat(), timezone=settings.timezone)
 
 

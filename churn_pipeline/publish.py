@@ -52,7 +52,10 @@ def publish(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, in
         conn.execute(
             "create table published.main.publication as select $published_at as published_at, "
             "$warehouse as warehouse",
-            {"published_at": datetime.now(UTC).replace(tzinfo=None), "warehouse": str(settings.warehouse_path)},
+            {
+                "published_at": datetime.now(UTC).replace(tzinfo=None),
+                "warehouse": str(settings.warehouse_path),
+            },
         )
     finally:
         conn.execute("detach published")

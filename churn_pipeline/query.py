@@ -29,7 +29,9 @@ def published_database(settings: Settings) -> Path:
 
 def open_published(settings: Settings) -> duckdb.DuckDBPyConnection:
     conn = duckdb.connect(":memory:")
-    conn.execute("attach $path as reporting (read_only)", {"path": str(published_database(settings))})
+    conn.execute(
+        "attach $path as reporting (read_only)", {"path": str(published_database(settings))}
+    )
     conn.execute("use reporting")
     # no file access from user SQL (COPY ... TO, read_csv of other files), and no way back
     conn.execute("set enable_external_access = false")
@@ -54,7 +56,9 @@ def run_query(settings: Settings, sql: str) -> pd.DataFrame:
         try:
             return conn.execute(sql).df()
         except duckdb.CatalogException as error:
-            raise QueryError(f"{_one_line(error)} (tables: {', '.join(list_tables(conn))})") from None
+            raise QueryError(
+                f"{_one_line(error)} (tables: {', '.join(list_tables(conn))})"
+            ) from None
         except duckdb.Error as error:
             raise QueryError(_one_line(error)) from None
     finally:

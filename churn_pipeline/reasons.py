@@ -95,7 +95,9 @@ def read_rules(path: Path) -> list[ReasonRule]:
             continue
         where = f"{path}, line {number}"
         if len(cells) != 3:
-            raise ReasonMappingError(f"{where}: expected 3 fields (match,pattern,category), got {len(cells)}")
+            raise ReasonMappingError(
+                f"{where}: expected 3 fields (match,pattern,category), got {len(cells)}"
+            )
         match, pattern, category = (c.strip() for c in cells)
         match = match.lower()
         if match not in ("code", "keyword"):
@@ -109,10 +111,14 @@ def read_rules(path: Path) -> list[ReasonRule]:
             if not key:
                 raise ReasonMappingError(f"{where}: empty code")
             if key in seen_codes:
-                raise ReasonMappingError(f"{where}: code {pattern!r} is already mapped on line {seen_codes[key]}")
+                raise ReasonMappingError(
+                    f"{where}: code {pattern!r} is already mapped on line {seen_codes[key]}"
+                )
             seen_codes[key] = number
         elif not re.search(r"[a-z0-9]", fold(pattern)):
-            raise ReasonMappingError(f"{where}: keyword {pattern!r} has no letter or digit to match")
+            raise ReasonMappingError(
+                f"{where}: keyword {pattern!r} has no letter or digit to match"
+            )
         rules.append(ReasonRule(match, pattern, category, f"{path.name}:{number}"))
     return rules
 

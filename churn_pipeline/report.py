@@ -45,17 +45,23 @@ def money(minor_units: int | None, currency: str) -> str:
     return f"{minor_units / 10**exponent:,.{exponent}f}"
 
 
-def rows(conn: duckdb.DuckDBPyConnection, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+def rows(
+    conn: duckdb.DuckDBPyConnection, query: str, params: dict[str, Any]
+) -> list[dict[str, Any]]:
     cursor = conn.execute(query, params)
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def headline_table(conn: duckdb.DuckDBPyConnection, grain: str, currency: str, limit: int | None = None) -> Table:
+def headline_table(
+    conn: duckdb.DuckDBPyConnection, grain: str, currency: str, limit: int | None = None
+) -> Table:
     data = rows(conn, HEADLINE_SQL, {"grain": grain})
     if limit is not None:
         data = data[-limit:]
-    table = Table(title=f"Churn by {grain.replace('_', '-')} ({currency}; * = period still running)")
+    table = Table(
+        title=f"Churn by {grain.replace('_', '-')} ({currency}; * = period still running)"
+    )
     for name in ("period", "customers start", "customers end", "logo churn", "gross logo churn",
                  "MRR start", "MRR end", "gross MRR churn", "net MRR churn", "NRR"):  # fmt: skip
         table.add_column(name, justify="left" if name == "period" else "right")
@@ -79,8 +85,18 @@ def reasons_table(conn: duckdb.DuckDBPyConnection, grain: str, currency: str) ->
     data = rows(conn, LAST_COMPLETE_REASONS_SQL, {"grain": grain})
     if not data:
         return None
-    table = Table(title=f"Churn reasons, last complete {grain.replace('_', '-')} starting {data[0]['period_start']}")
-    for name in ("reason", "churned", "share", "churned MRR", "MRR share", "voluntary", "involuntary"):
+    table = Table(
+        title=f"Churn reasons, last complete {grain.replace('_', '-')} starting {data[0]['period_start']}"
+    )
+    for name in (
+        "reason",
+        "churned",
+        "share",
+        "churned MRR",
+        "MRR share",
+        "voluntary",
+        "involuntary",
+    ):
         table.add_column(name, justify="left" if name == "reason" else "right")
     for row in data:
         table.add_row(
@@ -95,7 +111,13 @@ def reasons_table(conn: duckdb.DuckDBPyConnection, grain: str, currency: str) ->
     return table
 
 
-def print_report(conn: duckdb.DuckDBPyConnection, grain: str, currency: str, console: Console, limit: int | None = None) -> None:
+def print_report(
+    conn: duckdb.DuckDBPyConnection,
+    grain: str,
+    currency: str,
+    console: Console,
+    limit: int | None = None,
+) -> None:
     console.print(headline_table(conn, grain, currency, limit))
     reasons = reasons_table(conn, grain, currency)
     if reasons is not None:

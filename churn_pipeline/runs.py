@@ -41,7 +41,9 @@ def snapshot_window(settings: Settings, start: date | None, end: date | None) ->
     """The requested range, defaulting to the first and last snapshot in the landing folder."""
     dates = list(discover(settings.landing_dir))
     if not dates and (start is None or end is None):
-        raise FileNotFoundError(f"no snapshot files in {settings.landing_dir} (set CHURN_LANDING_DIR)")
+        raise FileNotFoundError(
+            f"no snapshot files in {settings.landing_dir} (set CHURN_LANDING_DIR)"
+        )
     first = start or dates[0]
     last = end or dates[-1]
     if first > last:
@@ -78,7 +80,9 @@ def run_pipeline(
         },
         raise_on_error=False,
         run_id=run_id,
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}} if quiet else None,
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+        if quiet
+        else None,
     )
     if not result.success:
         raise RunFailedError(_first_failure(result) or f"run {result.run_id} failed")
@@ -90,8 +94,11 @@ def _first_failure(result: dg.ExecuteInProcessResult) -> str | None:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
             error = event.step_failure_data.error
             user_message = error.cause.message if error.cause else error.message
-            description = (event.step_failure_data.user_failure_data.description
-                           if event.step_failure_data.user_failure_data else None)
+            description = (
+                event.step_failure_data.user_failure_data.description
+                if event.step_failure_data.user_failure_data
+                else None
+            )
             return f"step {event.step_key} failed: {(description or user_message).strip()}"
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             data = event.event_specific_data

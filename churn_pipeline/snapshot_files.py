@@ -68,7 +68,11 @@ def stage_source(conn: duckdb.DuckDBPyConnection, source: SnapshotSource) -> tup
             "source_file": frame["__source_file"].astype("str"),
             "source_row": frame["__source_row"].astype("int64"),
             **{
-                name: (frame[present[name]] if name in present else pd.Series([None] * len(frame), dtype="object"))
+                name: (
+                    frame[present[name]]
+                    if name in present
+                    else pd.Series([None] * len(frame), dtype="object")
+                )
                 for name in KNOWN_COLUMNS
             },
         }
@@ -94,7 +98,9 @@ def _check_snapshot_date_column(staged: pd.DataFrame, source: SnapshotSource) ->
     values = {str(v).strip()[:10] for v in in_file if v is not None and str(v).strip()}
     wrong = sorted(v for v in values if v != source.snapshot_date.isoformat())
     if wrong:
-        row = int(staged.loc[in_file.astype("str").str.strip().str[:10] == wrong[0], "source_row"].iloc[0])
+        row = int(
+            staged.loc[in_file.astype("str").str.strip().str[:10] == wrong[0], "source_row"].iloc[0]
+        )
         raise SnapshotFileError(
             f"{source.label}: row {row} has snapshot_date {wrong[0]} but the file name says "
             f"{source.snapshot_date.isoformat()}; a file must hold exactly the day it is named for"
@@ -113,7 +119,9 @@ def _read_csv(path: Path) -> pd.DataFrame:
     except UnicodeDecodeError as error:
         raise SnapshotFileError(_encoding_message(path, error)) from None
     if not header.strip():
-        raise SnapshotFileError(f"{path}: the file is empty (expected a header row with {', '.join(REQUIRED_COLUMNS)})")
+        raise SnapshotFileError(
+            f"{path}: the file is empty (expected a header row with {', '.join(REQUIRED_COLUMNS)})"
+        )
     try:
         frame = pd.read_csv(
             path,
@@ -152,7 +160,10 @@ def _read_parquet(conn: duckdb.DuckDBPyConnection, paths: Sequence[Path]) -> pd.
         ).fetchall()
         names = [row[0] for row in described]
         wanted = [n for n in names if n.strip().lower() in KNOWN_COLUMNS]
-        casts = ", ".join(f'cast("{n.replace(chr(34), chr(34) * 2)}" as varchar) as "{n.replace(chr(34), chr(34) * 2)}"' for n in wanted)
+        casts = ", ".join(
+            f'cast("{n.replace(chr(34), chr(34) * 2)}" as varchar) as "{n.replace(chr(34), chr(34) * 2)}"'
+            for n in wanted
+        )
         select_list = f"{casts}, " if casts else ""
         frame = conn.execute(
             f"select {select_list}filename as __source_file, file_row_number + 1 as __source_row "
@@ -161,7 +172,9 @@ def _read_parquet(conn: duckdb.DuckDBPyConnection, paths: Sequence[Path]) -> pd.
             {"files": files},
         ).df()
     except duckdb.Error as error:
-        raise SnapshotFileError(f"{', '.join(files)}: not a readable Parquet file ({_first_line(error)})") from None
+        raise SnapshotFileError(
+            f"{', '.join(files)}: not a readable Parquet file ({_first_line(error)})"
+        ) from None
     for name in names:
         if name not in frame.columns:
             frame[name] = None  # unknown columns: only their names are reported

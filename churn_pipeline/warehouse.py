@@ -64,7 +64,9 @@ def connect(settings: Settings, read_only: bool = False) -> duckdb.DuckDBPyConne
 
 
 @contextmanager
-def open_warehouse(settings: Settings, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+def open_warehouse(
+    settings: Settings, read_only: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
     conn = connect(settings, read_only=read_only)
     try:
         if not read_only:
@@ -116,7 +118,9 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
         run(conn, settings, name)
 
 
-def fetch_dicts(conn: duckdb.DuckDBPyConnection, query: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+def fetch_dicts(
+    conn: duckdb.DuckDBPyConnection, query: str, params: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
     cursor = conn.execute(query, dict(params or {}))
     columns = [d[0] for d in cursor.description]
     return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]

@@ -38,7 +38,9 @@ class Project:
         )
         self.settings = replace(base, **overrides)
 
-    def write_csv(self, day: date | str, rows: list[dict[str, Any]], name: str | None = None) -> Path:
+    def write_csv(
+        self, day: date | str, rows: list[dict[str, Any]], name: str | None = None
+    ) -> Path:
         day_text = day if isinstance(day, str) else day.isoformat()
         path = self.landing / (name or f"{day_text}.csv")
         columns = SNAPSHOT_COLUMNS + sorted({k for r in rows for k in r} - set(SNAPSHOT_COLUMNS))
@@ -75,7 +77,8 @@ class Project:
         where = "where customer_id = $customer" if customer_id else ""
         params = {"customer": customer_id} if customer_id else {}
         return self.query_dicts(
-            f"select * from reporting.customer_movements {where} order by movement_date, customer_id", params
+            f"select * from reporting.customer_movements {where} order by movement_date, customer_id",
+            params,
         )
 
 
@@ -101,5 +104,13 @@ def days(first: str, last: str) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
 
-def sub(subscription_id: str, customer_id: str, status: str = "active", mrr: str = "10.00", **extra: Any) -> dict[str, Any]:
-    return {"subscription_id": subscription_id, "customer_id": customer_id, "status": status, "mrr": mrr, **extra}
+def sub(
+    subscription_id: str, customer_id: str, status: str = "active", mrr: str = "10.00", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "subscription_id": subscription_id,
+        "customer_id": customer_id,
+        "status": status,
+        "mrr": mrr,
+        **extra,
+    }

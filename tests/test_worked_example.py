@@ -17,7 +17,17 @@ def worked_example_rows(day: date) -> list[dict]:
     if d < "2025-02-10":
         rows.append(sub("a1", "A", "active", "100.00"))
     else:
-        rows.append(sub("a1", "A", "canceled", "100.00", ended_at="2025-02-10", canceled_at="2025-02-10", cancel_reason="Trop cher"))
+        rows.append(
+            sub(
+                "a1",
+                "A",
+                "canceled",
+                "100.00",
+                ended_at="2025-02-10",
+                canceled_at="2025-02-10",
+                cancel_reason="Trop cher",
+            )
+        )
     # B: 50.00, upgrades to 80.00 on Feb 5
     rows.append(sub("b1", "B", "active", "80.00" if d >= "2025-02-05" else "50.00"))
     # C: new 30.00 from Feb 3, cancels Feb 20 without reason
@@ -39,7 +49,9 @@ def worked_example_rows(day: date) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def worked_example(tmp_path_factory: pytest.TempPathFactory, module_instance: dg.DagsterInstance) -> Project:
+def worked_example(
+    tmp_path_factory: pytest.TempPathFactory, module_instance: dg.DagsterInstance
+) -> Project:
     project = Project(tmp_path_factory.mktemp("worked_example"), module_instance)
     for day in [date(2025, 1, 31), *days("2025-02-01", "2025-02-28")]:
         project.write_csv(day, worked_example_rows(day))
@@ -76,12 +88,20 @@ def test_february_mrr_bridge_and_retention(worked_example: Project) -> None:
 
 def test_january_is_not_published(worked_example: Project) -> None:
     # its start state is unknown: the first snapshot is Jan 31
-    assert worked_example.query("select count(*) from reporting.churn_by_period where period_start < '2025-02-01'") == [(0,)]
+    assert worked_example.query(
+        "select count(*) from reporting.churn_by_period where period_start < '2025-02-01'"
+    ) == [(0,)]
 
 
 def test_movements_of_the_worked_example(worked_example: Project) -> None:
     got = [
-        (m["customer_id"], m["movement_date"].isoformat(), m["movement"], m["mrr_before"], m["mrr_after"])
+        (
+            m["customer_id"],
+            m["movement_date"].isoformat(),
+            m["movement"],
+            m["mrr_before"],
+            m["mrr_after"],
+        )
         for m in worked_example.movements()
     ]
     assert got == [
@@ -96,19 +116,38 @@ def test_movements_of_the_worked_example(worked_example: Project) -> None:
 
 def test_worked_example_reasons(worked_example: Project) -> None:
     churns = {m["customer_id"]: m for m in worked_example.movements() if m["movement"] == "churn"}
-    assert (churns["A"]["reason_category"], churns["A"]["churn_type"], churns["A"]["reason_raw"]) == (
-        "price_financial", "voluntary", "Trop cher")
+    assert (
+        churns["A"]["reason_category"],
+        churns["A"]["churn_type"],
+        churns["A"]["reason_raw"],
+    ) == ("price_financial", "voluntary", "Trop cher")
     assert (churns["C"]["reason_category"], churns["C"]["churn_type"]) == ("unknown", "voluntary")
-    assert (churns["D"]["reason_category"], churns["D"]["churn_type"]) == ("payment_failed", "involuntary")
+    assert (churns["D"]["reason_category"], churns["D"]["churn_type"]) == (
+        "payment_failed",
+        "involuntary",
+    )
     reasons = worked_example.query_dicts(
         "select * from reporting.churn_reasons_by_period where grain = 'month' and period_start = '2025-02-01' "
         "order by reason_category"
     )
-    assert [(r["reason_category"], r["churned_customers"], r["churned_mrr"], r["voluntary_customers"], r["involuntary_customers"]) for r in reasons] == [
+    assert [
+        (
+            r["reason_category"],
+            r["churned_customers"],
+            r["churned_mrr"],
+            r["voluntary_customers"],
+            r["involuntary_customers"],
+        )
+        for r in reasons
+    ] == [
         ("payment_failed", 1, 2000, 0, 1),
         ("price_financial", 1, 10000, 1, 0),
         ("unknown", 1, 3000, 1, 0),
     ]
     for r in reasons:
         assert r["share_of_churned_customers"] == pytest.approx(1 / 3)
-    assert [round(r["share_of_churned_mrr"], 6) for r in reasons] == [round(20 / 150, 6), round(100 / 150, 6), round(30 / 150, 6)]
+    assert [round(r["share_of_churned_mrr"], 6) for r in reasons] == [
+        round(20 / 150, 6),
+        round(100 / 150, 6),
+        round(30 / 150, 6),
+    ]

@@ -1,6 +1,5 @@
 """What every asset shares: the warehouse pool, time-window helpers, metadata previews."""
 
-
 from datetime import date, timedelta
 
 import dagster as dg
@@ -18,7 +17,9 @@ def window_dates(context: dg.AssetExecutionContext) -> tuple[date, date]:
     return first, last
 
 
-def markdown_preview(conn: duckdb.DuckDBPyConnection, query: str, params: dict | None = None) -> dg.MetadataValue:
+def markdown_preview(
+    conn: duckdb.DuckDBPyConnection, query: str, params: dict | None = None
+) -> dg.MetadataValue:
     frame = conn.execute(query, params or {}).df()
     return dg.MetadataValue.md(frame.to_markdown(index=False) if not frame.empty else "_(no rows)_")
 

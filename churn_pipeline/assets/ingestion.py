@@ -1,10 +1,14 @@
 """Layer 1: snapshot files → raw.subscription_snapshots, with gaps and quarantine recorded."""
 
-
 import dagster as dg
 
 from churn_pipeline import warehouse
-from churn_pipeline.assets.common import ASSET_BACKFILL_POLICY, WAREHOUSE_POOL, markdown_preview, window_dates
+from churn_pipeline.assets.common import (
+    ASSET_BACKFILL_POLICY,
+    WAREHOUSE_POOL,
+    markdown_preview,
+    window_dates,
+)
 from churn_pipeline.ingestion import ingest_window
 from churn_pipeline.landing import LandingError
 from churn_pipeline.settings import Settings
@@ -26,7 +30,9 @@ def build_ingestion_assets(partitions: dg.PartitionsDefinition) -> list[dg.Asset
             "gaps in raw.snapshot_deliveries."
         ),
     )
-    def subscription_snapshots(context: dg.AssetExecutionContext, settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
+    def subscription_snapshots(
+        context: dg.AssetExecutionContext, settings: dg.ResourceParam[Settings]
+    ) -> dg.MaterializeResult:
         first, last = window_dates(context)
         with warehouse.open_warehouse(settings) as conn:
             try:
@@ -51,7 +57,9 @@ def build_ingestion_assets(partitions: dg.PartitionsDefinition) -> list[dg.Asset
                 "rows_loaded": summary.rows_loaded,
                 "rows_rejected": summary.rows_rejected,
                 "dates_loaded": len(summary.loaded_dates),
-                "missing_dates": dg.MetadataValue.json([d.isoformat() for d in summary.missing_dates]),
+                "missing_dates": dg.MetadataValue.json(
+                    [d.isoformat() for d in summary.missing_dates]
+                ),
                 "source_files": dg.MetadataValue.json(summary.source_files[:50]),
                 "unknown_columns_ignored": dg.MetadataValue.json(summary.unknown_columns),
                 "preview": preview,

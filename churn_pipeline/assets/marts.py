@@ -4,7 +4,6 @@ These are unpartitioned: each recomputes from the movement log in one statement
 (`create or replace table ... as`), which is atomic and cheap next to movement derivation.
 """
 
-
 import dagster as dg
 
 from churn_pipeline import warehouse
@@ -22,9 +21,21 @@ REASONS_BY_PERIOD = dg.AssetKey(["reporting", "churn_reasons_by_period"])
 
 
 def _sql_table_asset(
-    key: dg.AssetKey, sql_name: str, deps: list[dg.AssetKey], group: str, description: str, preview_sql: str
+    key: dg.AssetKey,
+    sql_name: str,
+    deps: list[dg.AssetKey],
+    group: str,
+    description: str,
+    preview_sql: str,
 ) -> dg.AssetsDefinition:
-    @dg.asset(key=key, deps=deps, group_name=group, pool=WAREHOUSE_POOL, kinds={"duckdb", "sql"}, description=description)
+    @dg.asset(
+        key=key,
+        deps=deps,
+        group_name=group,
+        pool=WAREHOUSE_POOL,
+        kinds={"duckdb", "sql"},
+        description=description,
+    )
     def _asset(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
         table = ".".join(key.path)
         with warehouse.open_warehouse(settings) as conn:
@@ -65,13 +76,17 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
             conn.register("categorized_reasons", categorized)
             with warehouse.transaction(conn):
                 conn.execute("delete from core.churn_reason_categories")
-                conn.execute("insert into core.churn_reason_categories select * from categorized_reasons")
+                conn.execute(
+                    "insert into core.churn_reason_categories select * from categorized_reasons"
+                )
             conn.unregister("categorized_reasons")
             counts = categorized["mapped_category"].value_counts().to_dict()
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": len(categorized),
-                "reasons_by_category": dg.MetadataValue.json({k: int(v) for k, v in counts.items()}),
+                "reasons_by_category": dg.MetadataValue.json(
+                    {k: int(v) for k, v in counts.items()}
+                ),
             }
         )
 
@@ -124,7 +139,9 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
     ]
 
 
-def _violations_check(asset_key: dg.AssetKey, name: str, description: str, query: str) -> dg.AssetChecksDefinition:
+def _violations_check(
+    asset_key: dg.AssetKey, name: str, description: str, query: str
+) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=asset_key, name=name, blocking=True, description=description)
     def _check(settings: dg.ResourceParam[Settings]) -> dg.AssetCheckResult:
         with warehouse.open_warehouse(settings) as conn:

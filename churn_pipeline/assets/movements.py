@@ -24,11 +24,15 @@ def build_movement_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefiniti
             "snapshot date whose delivery changed since the last derivation."
         ),
     )
-    def customer_movements(context: dg.AssetExecutionContext, settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
+    def customer_movements(
+        context: dg.AssetExecutionContext, settings: dg.ResourceParam[Settings]
+    ) -> dg.MaterializeResult:
         with warehouse.open_warehouse(settings) as conn:
             summary = derive_movements(conn, settings)
             if summary.recomputed_from is None:
-                context.log.info("no snapshot delivery changed since the last derivation: nothing to do")
+                context.log.info(
+                    "no snapshot delivery changed since the last derivation: nothing to do"
+                )
             else:
                 context.log.info(
                     f"movements re-derived from {summary.recomputed_from}: "
@@ -43,7 +47,9 @@ def build_movement_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefiniti
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": int(total[0]) if total else 0,
-                "recomputed_from": str(summary.recomputed_from) if summary.recomputed_from else "nothing changed",
+                "recomputed_from": str(summary.recomputed_from)
+                if summary.recomputed_from
+                else "nothing changed",
                 "snapshot_pairs_derived": summary.snapshot_pairs,
                 **{f"derived_{name}": count for name, count in sorted(summary.movements.items())},
                 "preview": preview,
@@ -55,7 +61,9 @@ def build_movement_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefiniti
         blocking=True,
         description="At most one movement per customer and movement date (METRICS.md §3).",
     )
-    def one_movement_per_customer_and_date(settings: dg.ResourceParam[Settings]) -> dg.AssetCheckResult:
+    def one_movement_per_customer_and_date(
+        settings: dg.ResourceParam[Settings],
+    ) -> dg.AssetCheckResult:
         with warehouse.open_warehouse(settings) as conn:
             duplicates = conn.execute(
                 "select customer_id, movement_date, count(*) as movements from core.customer_movements "
@@ -63,7 +71,11 @@ def build_movement_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefiniti
             ).fetchall()
         return dg.AssetCheckResult(
             passed=not duplicates,
-            metadata={"duplicates_shown": dg.MetadataValue.json([[str(v) for v in row] for row in duplicates])},
+            metadata={
+                "duplicates_shown": dg.MetadataValue.json(
+                    [[str(v) for v in row] for row in duplicates]
+                )
+            },
         )
 
     return [customer_movements, one_movement_per_customer_and_date]

@@ -1,0 +1,41 @@
+# The README's commands. Each target creates the environment from uv.lock when needed.
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: setup run test lint format dev clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+setup: $(VENV)/.synced
+
+run: setup ## demo snapshots (if the default landing folder is empty), the whole pipeline, the monthly table
+	$(BIN)/churn-pipeline run
+
+test: setup lint ## the test suite (CI runs exactly this)
+	$(BIN)/pytest -n 2 --dist loadfile
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+dev: setup ## the Dagster UI on the same warehouse and Dagster home
+	$(BIN)/churn-pipeline dev
+
+clean:
+	rm -rf data .dagster

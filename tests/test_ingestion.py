@@ -1,0 +1,249 @@
+"""Snapshot files into raw.subscription_snapshots: formats, money, statuses, gaps, idempotence."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from churn_pipeline.runs import RunFailedError
+from tests.conftest import Project, sub
+
+
+def loaded(project: Project, columns: str = "subscription_id, status, mrr_cents") -> list[tuple]:
+    return project.query(
+        f"select {columns} from raw.subscription_snapshots order by snapshot_date, subscription_id"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "cents"),
+    [("19.99", 1999), ("33.335", 3334), ("0.005", 1), ("0.004", 0), ("1.005", 101), ("100", 10000),
+     (" 7.5 ", 750), ("1e2", 10000), ("0.1", 10), ("123456.78", 12345678)],
+)  # fmt: skip
+def test_money_becomes_exact_minor_units(project: Project, text: str, cents: int) -> None:
+    project.write_csv("2025-01-01", [sub("s1", "c1", "active", text)])
+    project.run("2025-01-01", "2025-01-01")
+    assert loaded(project, "mrr_cents") == [(cents,)]
+
+
+def test_zero_decimal_and_three_decimal_currencies(project: Project) -> None:
+    project.settings = replace(project.settings, currency="JPY")
+    project.write_csv("2025-01-01", [sub("s1", "c1", "active", "1500", currency="JPY")])
+    project.run("2025-01-01", "2025-01-01")
+    assert loaded(project, "mrr_cents, currency") == [(1500, "JPY")]
+
+
+def test_parquet_floats_round_from_their_shortest_decimal(project: Project) -> None:
+    table = pa.table({
+        "subscription_id": ["a", "b", "c"], "customer_id": ["c1", "c2", "c3"],
+        "status": ["active", "active", "active"], "mrr": [1.005, 19.99, 0.1 + 0.2],
+        "started_at": pa.array([date(2024, 5, 1), None, None], type=pa.date32()),
+    })  # fmt: skip
+    pq.write_table(table, project.landing / "2025-01-01.parquet")
+    project.run("2025-01-01", "2025-01-01")
+    assert loaded(project, "subscription_id, mrr_cents, started_at") == [
+        ("a", 101, date(2024, 5, 1)), ("b", 1999, None), ("c", 30, None)]  # fmt: skip
+
+
+def test_hive_parquet_folder_with_several_parts(project: Project) -> None:
+    folder = project.landing / "snapshot_date=2025-01-01"
+    folder.mkdir()
+    for part, ids in enumerate((["a", "b"], ["c"])):
+        pq.write_table(pa.table({
+            "subscription_id": ids, "customer_id": ids, "status": ["active"] * len(ids),
+            "mrr": ["10.00"] * len(ids), "snapshot_date": ["2025-01-01"] * len(ids),
+        }), folder / f"part-{part}.parquet")  # fmt: skip
+    project.run("2025-01-01", "2025-01-01")
+    assert [r[0] for r in loaded(project)] == ["a", "b", "c"]
+    assert project.query(
+        "select rows_read, rows_loaded, rows_rejected from raw.snapshot_deliveries"
+    ) == [(3, 3, 0)]
+
+
+def test_status_synonyms_map_to_the_five_states(project: Project) -> None:
+    raw = ["trialing", "trial", "in_trial", "incomplete", "Active", "past_due", "paused",
+           "cancelled", "ended", "expired", "incomplete_expired", "unpaid", " CANCELED "]  # fmt: skip
+    project.write_csv(
+        "2025-01-01", [sub(f"s{i:02d}", "c", status, "1") for i, status in enumerate(raw)]
+    )
+    project.run("2025-01-01", "2025-01-01")
+    got = project.query(
+        "select status_raw, status, stops_involuntarily from raw.subscription_snapshots order by subscription_id"
+    )
+    assert [g[1] for g in got] == ["trialing"] * 4 + ["active", "past_due", "paused"] + [
+        "canceled"
+    ] * 6
+    assert [g[0] for g in got if g[2]] == ["unpaid"]
+
+
+def test_user_status_mapping_extends_the_defaults(project: Project) -> None:
+    mapping = project.root / "statuses.csv"
+    mapping.write_text(
+        "status_raw,status,stops_involuntarily\nnon_renewing,active,false\nfuture,trialing,false\n"
+    )
+    project.settings = replace(project.settings, status_mapping_path=mapping)
+    project.write_csv(
+        "2025-01-01",
+        [sub("a", "c", "non_renewing"), sub("b", "c", "future"), sub("c", "c", "active")],
+    )
+    project.run("2025-01-01", "2025-01-01")
+    assert loaded(project, "status") == [("active",), ("trialing",), ("active",)]
+
+
+def test_timestamps_convert_to_business_dates(project: Project) -> None:
+    project.settings = replace(project.settings, timezone="America/New_York")
+    project.write_csv("2025-01-01", [
+        sub("a", "c", "active", started_at="2024-06-01T02:00:00Z"),  # 22:00 May 31 in New York
+        sub("b", "c", "active", started_at="2024-06-01 23:30:00"),   # no offset: business time
+        sub("c", "c", "active", started_at="2024-06-01T23:30:00+09:00"),
+        sub("d", "c", "active", started_at="2024-06-01"),
+    ])  # fmt: skip
+    project.run("2025-01-01", "2025-01-01")
+    assert loaded(project, "started_at") == [
+        (date(2024, 5, 31),),
+        (date(2024, 6, 1),),
+        (date(2024, 6, 1),),
+        (date(2024, 6, 1),),
+    ]
+
+
+def test_semicolon_csv_with_bom_is_read(project: Project) -> None:
+    path = project.landing / "2025-01-01.csv"
+    path.write_bytes(
+        '\ufeffsubscription_id;customer_id;status;mrr;cancel_reason\ns1;c1;active;12.50;"a; b"\n'.encode()
+    )
+    project.run("2025-01-01", "2025-01-01")
+    assert loaded(project, "subscription_id, mrr_cents") == [("s1", 1250)]
+
+
+def test_rows_that_break_rules_are_quarantined_and_counted(project: Project) -> None:
+    project.write_csv("2025-01-01", [
+        sub("ok", "c1", "active", "10"),
+        sub("", "c2", "active", "10"),
+        sub("s3", "", "active", "10"),
+        sub("s4", "c4", "alive", "10"),
+        sub("s5", "c5", "active", "ten"),
+        sub("s6", "c6", "active", "-1"),
+        sub("s7", "c7", "active", "10", currency="EUR"),
+        sub("s8", "c8", "active", "10", ended_at="yesterday"),
+        sub("dup", "c9", "active", "10"),
+        sub("dup", "c9", "active", "11"),
+        sub("s10", "c10", "active", "5000000"),
+    ])  # fmt: skip
+    project.run("2025-01-01", "2025-01-01")
+    assert loaded(project, "subscription_id") == [("ok",)]
+    rejected = project.query(
+        "select source_row, column_name, value, rule from raw.rejected_rows order by source_row"
+    )
+    assert rejected == [
+        (2, "subscription_id", "", "missing_subscription_id"),
+        (3, "customer_id", "", "missing_customer_id"),
+        (4, "status", "alive", "unknown_status"),
+        (5, "mrr", "ten", "invalid_mrr"),
+        (6, "mrr", "-1", "negative_mrr"),
+        (7, "currency", "EUR", "foreign_currency"),
+        (8, "ended_at", "yesterday", "invalid_ended_at"),
+        (9, "subscription_id", "dup", "duplicate_subscription_id"),
+        (10, "subscription_id", "dup", "duplicate_subscription_id"),
+        (11, "mrr", "5000000", "mrr_above_ceiling"),
+    ]
+    assert project.query(
+        "select rows_read, rows_loaded, rows_rejected from raw.snapshot_deliveries"
+    ) == [(11, 1, 10)]
+
+
+def test_same_partition_twice_gives_identical_tables(project: Project) -> None:
+    project.write_csv("2025-01-01", [sub("a", "c1"), sub("b", "c2", "paused", "3.50")])
+    project.write_csv("2025-01-02", [sub("a", "c1", "active", "12.00")])
+    project.run("2025-01-01", "2025-01-02")
+    tables = (
+        "raw.subscription_snapshots",
+        "raw.rejected_rows",
+        "core.customer_movements",
+        "reporting.churn_by_period",
+    )
+    first = {t: project.query(f"select * from {t} order by all") for t in tables}
+    project.run("2025-01-02", "2025-01-02")
+    project.run("2025-01-01", "2025-01-02")
+    assert {t: project.query(f"select * from {t} order by all") for t in tables} == first
+
+
+def test_a_resent_day_replaces_the_older_rows(project: Project) -> None:
+    project.write_csv("2025-01-01", [sub("a", "c1", "active", "10")])
+    project.write_csv("2025-01-02", [sub("a", "c1", "active", "10"), sub("b", "c2", "active", "5")])
+    project.run("2025-01-01", "2025-01-02")
+    project.write_csv("2025-01-02", [sub("a", "c1", "active", "20")])
+    project.run("2025-01-02", "2025-01-02")
+    assert project.query(
+        "select subscription_id, mrr_cents from raw.subscription_snapshots where snapshot_date = '2025-01-02'"
+    ) == [("a", 2000)]
+    assert [(m["customer_id"], m["movement"]) for m in project.movements()] == [("c1", "expansion")]
+
+
+def test_a_gap_is_recorded_not_fatal(project: Project) -> None:
+    project.write_csv("2025-01-01", [sub("a", "c1")])
+    project.write_csv("2025-01-03", [sub("a", "c1")])
+    project.run("2025-01-01", "2025-01-03")
+    assert project.query("select snapshot_date, status, rows_read from raw.snapshot_deliveries order by 1") == [
+        (date(2025, 1, 1), "loaded", 1), (date(2025, 1, 2), "missing", 0), (date(2025, 1, 3), "loaded", 1)]  # fmt: skip
+
+
+def test_newest_date_without_a_file_fails_naming_the_file(project: Project) -> None:
+    project.write_csv("2025-01-01", [sub("a", "c1")])
+    with pytest.raises(RunFailedError, match=r"no snapshot file for 2025-01-02 .*2025-01-02\.csv"):
+        project.run("2025-01-01", "2025-01-02")
+
+
+def test_missing_required_column_names_the_file(project: Project) -> None:
+    (project.landing / "2025-01-01.csv").write_text(
+        "subscription_id,customer_id,status\ns1,c1,active\n"
+    )
+    with pytest.raises(RunFailedError, match=r"2025-01-01\.csv: required column\(s\) mrr missing"):
+        project.run("2025-01-01", "2025-01-01")
+    assert not project.settings.warehouse_path.exists() or project.query(
+        "select count(*) from raw.subscription_snapshots") == [(0,)]  # fmt: skip
+
+
+def test_failed_run_leaves_the_previous_data(project: Project) -> None:
+    project.write_csv("2025-01-01", [sub("a", "c1", "active", "10")])
+    project.run("2025-01-01", "2025-01-01")
+    (project.landing / "2025-01-01.csv").write_bytes(
+        b"subscription_id,customer_id,status,mrr\ns1,c1,active,\xe9\n"
+    )
+    with pytest.raises(RunFailedError, match="not UTF-8"):
+        project.run("2025-01-01", "2025-01-01")
+    assert loaded(project) == [("a", "active", 1000)]
+
+
+def test_two_files_for_one_date_are_refused(project: Project) -> None:
+    project.write_csv("2025-01-01", [sub("a", "c1")])
+    pq.write_table(pa.table({"subscription_id": ["a"], "customer_id": ["c1"], "status": ["active"], "mrr": [1.0]}),
+                   project.landing / "2025-01-01.parquet")  # fmt: skip
+    with pytest.raises(RunFailedError, match="two different files for snapshot date 2025-01-01"):
+        project.run("2025-01-01", "2025-01-01")
+
+
+def test_snapshot_date_column_must_match_the_file_name(project: Project) -> None:
+    project.write_csv(
+        "2025-01-01",
+        [sub("a", "c1", snapshot_date="2025-01-01"), sub("b", "c1", snapshot_date="2024-12-31")],
+    )
+    with pytest.raises(
+        RunFailedError, match="row 2 has snapshot_date 2024-12-31 but the file name says 2025-01-01"
+    ):
+        project.run("2025-01-01", "2025-01-01")
+
+
+def test_reason_text_with_quotes_and_newlines_round_trips(project: Project) -> None:
+    nasty = "Robert'); drop table raw.subscription_snapshots;--\nsecond line, «ß»"
+    project.write_csv("2024-12-31", [sub("a", "c1"), sub("b", "c2")])
+    project.write_csv(
+        "2025-01-01", [sub("a", "c1", "canceled", cancel_reason=nasty), sub("b", "c2")]
+    )
+    project.run("2024-12-31", "2025-01-01")
+    [churn] = project.movements("c1")
+    assert churn["reason_raw"] == nasty and churn["reason_category"] == "other"

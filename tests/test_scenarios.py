@@ -1,0 +1,340 @@
+"""Hand-built scenarios of METRICS.md §2–§5, one behaviour each, through real Dagster runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date
+
+import pytest
+
+from tests.conftest import Project, days, sub
+
+Rows = Callable[[str], list[dict]]
+
+
+def build(
+    project: Project, first: str, last: str, rows_for: Rows, skip: set[str] = frozenset()
+) -> Project:
+    for day in days(first, last):
+        if day.isoformat() not in skip:
+            project.write_csv(day, rows_for(day.isoformat()))
+    project.run(first, last)
+    return project
+
+
+def movement_list(project: Project, customer: str) -> list[tuple[str, str, int, int]]:
+    return [
+        (m["movement_date"].isoformat(), m["movement"], m["mrr_before"], m["mrr_after"])
+        for m in project.movements(customer)
+    ]
+
+
+def steady(day: str) -> list[dict]:
+    """A customer who stays all along, so that every period has a base."""
+    return [sub("s1", "STEADY", "active", "10.00")]
+
+
+def test_join_and_leave_inside_a_month(project: Project) -> None:
+    def rows(d: str) -> list[dict]:
+        extra = [sub("j1", "J", "active", "30.00")] if "2025-02-05" <= d < "2025-02-20" else []
+        return steady(d) + extra
+
+    build(project, "2025-01-31", "2025-02-28", rows)
+    feb = project.period("month", "2025-02-01")
+    assert (
+        feb["customers_start"],
+        feb["new_customers"],
+        feb["churned_customers"],
+        feb["customers_end"],
+    ) == (1, 1, 1, 1)
+    assert (feb["churned_distinct"], feb["churned_from_start"]) == (1, 0)
+    assert feb["logo_churn_rate"] == 0.0
+    assert feb["gross_logo_churn_rate"] == pytest.approx(1.0)
+    assert (feb["new_mrr"], feb["churned_mrr"], feb["mrr_start"], feb["mrr_end"]) == (
+        3000,
+        3000,
+        1000,
+        1000,
+    )
+    assert feb["nrr"] == pytest.approx(1.0) and feb["grr"] == pytest.approx(1.0)
+    assert movement_list(project, "J") == [
+        ("2025-02-05", "new", 0, 3000),
+        ("2025-02-20", "churn", 3000, 0),
+    ]
+
+
+def test_churn_and_reactivation_inside_a_month(project: Project) -> None:
+    def rows(d: str) -> list[dict]:
+        back = d < "2025-02-10" or d >= "2025-02-18"
+        return steady(d) + (
+            [sub("r1" if d < "2025-02-10" else "r2", "R", "active", "20.00")] if back else []
+        )
+
+    build(project, "2025-01-31", "2025-02-28", rows)
+    feb = project.period("month", "2025-02-01")
+    assert (
+        feb["customers_start"],
+        feb["churned_customers"],
+        feb["reactivated_customers"],
+        feb["customers_end"],
+    ) == (2, 1, 1, 2)
+    assert (feb["churned_distinct"], feb["churned_from_start"]) == (1, 0)
+    assert feb["logo_churn_rate"] == 0.0
+    assert (feb["churned_mrr"], feb["reactivation_mrr"]) == (2000, 2000)
+    assert movement_list(project, "R") == [
+        ("2025-02-10", "churn", 2000, 0),
+        ("2025-02-18", "reactivation", 0, 2000),
+    ]
+    # the week of the churn counts it from its own start
+    week = project.period("week", "2025-02-10")
+    assert (week["churned_from_start"], week["customers_start"]) == (1, 2)
+
+
+def test_one_of_two_subscriptions_cancelled_is_contraction(project: Project) -> None:
+    def rows(d: str) -> list[dict]:
+        second = sub(
+            "m2",
+            "M",
+            "active" if d < "2025-02-15" else "canceled",
+            "15.00",
+            cancel_reason="too_expensive" if d >= "2025-02-15" else "",
+        )
+        return [sub("m1", "M", "active", "25.00"), second]
+
+    build(project, "2025-01-31", "2025-02-28", rows)
+    assert movement_list(project, "M") == [("2025-02-15", "contraction", 4000, 2500)]
+    feb = project.period("month", "2025-02-01")
+    assert (feb["churned_customers"], feb["contraction_mrr"], feb["customers_end"]) == (0, 1500, 1)
+    assert project.query("select count(*) from reporting.churn_reasons_by_period") == [(0,)]
+
+
+def test_pause_and_resume_is_not_churn(project: Project) -> None:
+    def rows(d: str) -> list[dict]:
+        return [sub("p1", "P", "paused" if "2025-02-10" <= d < "2025-03-10" else "active", "50.00")]
+
+    build(project, "2025-01-31", "2025-03-31", rows)
+    assert movement_list(project, "P") == [
+        ("2025-02-10", "contraction", 5000, 0),
+        ("2025-03-10", "expansion", 0, 5000),
+    ]
+    feb = project.period("month", "2025-02-01")
+    assert (feb["customers_start"], feb["customers_end"], feb["churned_customers"]) == (1, 1, 0)
+    assert (feb["mrr_end"], feb["nrr"], feb["grr"]) == (0, 0.0, 0.0)
+    assert project.period("month", "2025-03-01")["expansion_mrr"] == 5000
+
+
+def test_paused_trial_that_never_paid_is_not_a_customer(project: Project) -> None:
+    def rows(d: str) -> list[dict]:
+        status = "trialing" if d < "2025-02-10" else "paused"
+        return [*steady(d), sub("t1", "T", status, "40.00")]
+
+    build(project, "2025-01-31", "2025-02-28", rows)
+    assert movement_list(project, "T") == []
+    assert project.period("month", "2025-02-01")["customers_end"] == 1
+
+
+def test_past_due_then_recovery_is_no_movement(project: Project) -> None:
+    def rows(d: str) -> list[dict]:
+        return [
+            sub("d1", "D", "past_due" if "2025-02-05" <= d < "2025-02-12" else "active", "20.00")
+        ]
+
+    build(project, "2025-01-31", "2025-02-28", rows)
+    assert movement_list(project, "D") == []
+    assert project.period("month", "2025-02-01")["churned_customers"] == 0
+
+
+def test_past_due_then_cancel_is_involuntary(project: Project) -> None:
+    def rows(d: str) -> list[dict]:
+        if d < "2025-02-05":
+            return [sub("d1", "D", "active", "20.00")]
+        if d < "2025-02-12":
+            return [sub("d1", "D", "past_due", "20.00")]
+        return [sub("d1", "D", "canceled", "20.00", ended_at="2025-02-12")]
+
+    build(project, "2025-01-31", "2025-02-28", rows)
+    [churn] = project.movements("D")
+    assert (churn["movement_date"], churn["churn_type"], churn["reason_category"]) == (
+        date(2025, 2, 12),
+        "involuntary",
+        "payment_failed",
+    )
+
+
+def test_past_due_customer_who_gives_a_reason_is_voluntary(project: Project) -> None:
+    def rows(d: str) -> list[dict]:
+        if d < "2025-02-05":
+            return [sub("d1", "D", "active", "20.00")]
+        if d < "2025-02-12":
+            return [sub("d1", "D", "past_due", "20.00")]
+        return [sub("d1", "D", "canceled", "20.00", cancel_reason="Company shut down")]
+
+    build(project, "2025-01-31", "2025-02-28", rows)
+    [churn] = project.movements("D")
+    assert (churn["churn_type"], churn["reason_category"]) == ("voluntary", "other")
+
+
+def test_unpaid_is_an_involuntary_stop(project: Project) -> None:
+    def rows(d: str) -> list[dict]:
+        return [sub("u1", "U", "active" if d < "2025-02-07" else "unpaid", "20.00")]
+
+    build(project, "2025-01-31", "2025-02-28", rows)
+    [churn] = project.movements("U")
+    assert (churn["movement"], churn["churn_type"], churn["reason_category"]) == (
+        "churn",
+        "involuntary",
+        "payment_failed",
+    )
+
+
+def test_grace_days_stop_a_past_due_subscription_paying(project: Project) -> None:
+    project.settings = replace(project.settings, past_due_grace_days=5)
+
+    def rows(d: str) -> list[dict]:
+        return [*steady(d), sub("g1", "G", "past_due" if d >= "2025-02-03" else "active", "20.00")]
+
+    build(project, "2025-01-31", "2025-02-28", rows)
+    # spell starts Feb 3; pays while fewer than 5 days have passed: stops on Feb 8
+    [churn] = project.movements("G")
+    assert (churn["movement_date"], churn["churn_type"], churn["reason_category"]) == (
+        date(2025, 2, 8),
+        "involuntary",
+        "payment_failed",
+    )
+
+
+def test_churn_inside_a_gap_is_dated_by_ended_at(project: Project) -> None:
+    def rows(d: str) -> list[dict]:
+        if d < "2025-02-10":
+            return [*steady(d), sub("g1", "G", "active", "20.00")]
+        return [*steady(d), sub("g1", "G", "canceled", "20.00", ended_at="2025-02-12T09:30:00Z")]
+
+    gap = {"2025-02-10", "2025-02-11", "2025-02-12", "2025-02-13"}
+    build(project, "2025-01-31", "2025-02-28", rows, skip=gap)
+    [churn] = project.movements("G")
+    assert churn["movement_date"] == date(2025, 2, 12)
+    assert project.query(
+        "select snapshot_date from raw.snapshot_deliveries where status = 'missing' order by 1"
+    ) == [(date.fromisoformat(d),) for d in sorted(gap)]
+    # carried forward until the churn date, then inactive
+    exposure = {
+        d: n
+        for d, n in project.query("select day, active_customers from core.daily_customer_totals")
+    }
+    assert (exposure[date(2025, 2, 11)], exposure[date(2025, 2, 12)]) == (2, 1)
+    day_12 = project.period("day", "2025-02-12")
+    assert (day_12["churned_customers"], day_12["customers_start"]) == (1, 2)
+
+
+def test_churn_after_a_gap_without_dates_is_dated_on_the_next_snapshot(project: Project) -> None:
+    def rows(d: str) -> list[dict]:
+        return [*steady(d)] + ([sub("g1", "G", "active", "20.00")] if d < "2025-02-10" else [])
+
+    build(project, "2025-01-31", "2025-02-28", rows, skip={"2025-02-10", "2025-02-11"})
+    [churn] = project.movements("G")
+    assert churn["movement_date"] == date(2025, 2, 12)
+
+
+def test_trialing_is_never_counted(project: Project) -> None:
+    def rows(d: str) -> list[dict]:
+        return [
+            *steady(d),
+            sub("t1", "T", "trialing", "99.00"),
+            sub("t2", "T2", "in_trial", "10.00"),
+        ]
+
+    build(project, "2025-01-31", "2025-02-28", rows)
+    feb = project.period("month", "2025-02-01")
+    assert (feb["customers_start"], feb["customers_end"], feb["mrr_end"]) == (1, 1, 1000)
+    assert project.movements("T") == []
+
+
+def test_zero_mrr_active_subscription_is_not_paying(project: Project) -> None:
+    def rows(d: str) -> list[dict]:
+        mrr = "0.00" if d >= "2025-02-14" else "10.00"
+        return [*steady(d), sub("z1", "Z", "active", mrr)]
+
+    build(project, "2025-01-31", "2025-02-28", rows)
+    assert movement_list(project, "Z") == [("2025-02-14", "churn", 1000, 0)]
+
+
+def test_largest_mrr_reason_wins_when_several_stop_together(project: Project) -> None:
+    def rows(d: str) -> list[dict]:
+        if d < "2025-02-10":
+            return [*steady(d), sub("a", "W", "active", "10.00"), sub("b", "W", "active", "90.00")]
+        return [
+            *steady(d),
+            sub("a", "W", "canceled", "10.00", cancel_reason="Zu teuer", ended_at="2025-02-10"),
+            sub(
+                "b",
+                "W",
+                "canceled",
+                "90.00",
+                cancel_reason="switched_service",
+                ended_at="2025-02-10",
+            ),
+        ]
+
+    build(project, "2025-01-31", "2025-02-28", rows)
+    [churn] = project.movements("W")
+    assert (churn["reason_raw"], churn["reason_category"], churn["mrr_before"]) == (
+        "switched_service",
+        "competitor",
+        10000,
+    )
+
+
+def test_reason_read_from_the_last_snapshot_that_shows_the_subscription(project: Project) -> None:
+    def rows(d: str) -> list[dict]:
+        if d < "2025-02-05":
+            return [*steady(d), sub("x", "X", "active", "10.00")]
+        if d < "2025-02-10":  # a scheduled cancellation: still active, reason already given
+            return [
+                *steady(d),
+                sub(
+                    "x", "X", "active", "10.00", canceled_at="2025-02-05", cancel_reason="Za drogo"
+                ),
+            ]
+        return steady(d)  # the export drops ended rows
+
+    build(project, "2025-01-31", "2025-02-28", rows)
+    [churn] = project.movements("X")
+    assert (churn["movement_date"], churn["reason_category"], churn["churn_type"]) == (
+        date(2025, 2, 10),
+        "price_financial",
+        "voluntary",
+    )
+
+
+def test_longer_periods_use_their_own_boundaries(project: Project) -> None:
+    # Q churns in January and comes back in February: each month loses it from its own start
+    # (January) or not at all, but the quarter, measured start to end, lost nobody.
+    def rows(d: str) -> list[dict]:
+        present = not ("2025-01-10" <= d < "2025-02-03")
+        return [*steady(d)] + (
+            [sub("q1" if d < "2025-01-10" else "q2", "Q", "active", "40.00")] if present else []
+        )
+
+    build(project, "2024-12-31", "2025-03-31", rows)
+    january, february = project.period("month", "2025-01-01"), project.period("month", "2025-02-01")
+    quarter, year = project.period("quarter", "2025-01-01"), project.period("year", "2025-01-01")
+    assert (january["churned_from_start"], february["churned_from_start"]) == (1, 0)
+    assert quarter["churned_from_start"] == 0 and quarter["logo_churn_rate"] == 0.0
+    assert (quarter["churned_customers"], quarter["reactivated_customers"]) == (1, 1)
+    assert quarter["nrr"] == pytest.approx(1.0) and january["nrr"] == pytest.approx(1000 / 5000)
+    assert quarter["is_complete"] is True
+    assert year["is_complete"] is False and year["period_end"] == date(2026, 1, 1)
+    assert year["customers_end"] == 2
+
+
+def test_running_period_is_measured_up_to_the_latest_snapshot(project: Project) -> None:
+    def rows(d: str) -> list[dict]:
+        return [*steady(d)] + ([sub("n", "N", "active", "5.00")] if d >= "2025-02-10" else [])
+
+    build(project, "2025-01-31", "2025-02-14", rows)
+    feb = project.period("month", "2025-02-01")
+    assert feb["is_complete"] is False
+    assert (feb["customers_end"], feb["mrr_end"], feb["days_in_period"]) == (2, 1500, 28)
+    # exposure: 1 customer on Feb 1–10, 2 on Feb 11–14, and no day after the latest snapshot
+    assert feb["customer_days_exposed"] == 10 + 4 * 2
