@@ -74,7 +74,8 @@ def test_code_beats_keyword(tmp_path: Path) -> None:
     user.write_text("match,pattern,category\ncode,Too expensive support,poor_service\nkeyword,wegen umzug,other\n")
     mapping = build_mapping([read_rules(DEFAULT_REASON_MAPPING), read_rules(user)])
     assert mapping.categorize("too EXPENSIVE support ") == ("poor_service", "code:Too expensive support")
-    assert mapping.categorize("too expensive") == ("price_financial", "code:too_expensive")
+    assert mapping.categorize("Too_Expensive") == ("price_financial", "code:too_expensive")
+    assert mapping.categorize("too expensive") == ("price_financial", "keyword:expensive")
 
 
 def test_user_file_overrides_codes_and_adds_keywords(tmp_path: Path) -> None:
