@@ -51,7 +51,9 @@ def test_parquet_and_hive_outputs(tmp_path: Path) -> None:
     hive = write_demo_snapshots(tmp_path / "hive", small, "hive")
     assert flat[0].name == "2024-01-01.parquet"
     assert hive[0].as_posix().endswith("snapshot_date=2024-01-01/part-0.parquet")
-    described = duckdb.execute("describe select * from read_parquet($path)", {"path": str(flat[0])}).fetchall()
+    described = duckdb.execute(
+        "describe select * from read_parquet($path)", {"path": str(flat[0])}
+    ).fetchall()
     types = {row[0]: row[1] for row in described}
     assert types["mrr"] == "DOUBLE" and types["started_at"] == "DATE"
 
@@ -128,5 +130,10 @@ def test_reactivations_and_seasonality(demo: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_free_text_reasons_in_four_languages(demo: duckdb.DuckDBPyConnection) -> None:
-    texts = {fold(r[0]) for r in demo.execute("select distinct cancel_reason from snapshots where cancel_reason is not null").fetchall()}
+    texts = {
+        fold(r[0])
+        for r in demo.execute(
+            "select distinct cancel_reason from snapshots where cancel_reason is not null"
+        ).fetchall()
+    }
     assert {"trop cher", "zu teuer", "za drogo", "too expensive for our budget"} <= texts

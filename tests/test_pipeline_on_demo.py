@@ -29,7 +29,9 @@ def contents(project: Project) -> dict[str, list[tuple]]:
         "raw.snapshot_deliveries": " exclude (ingested_at, source_files)",
         "raw.subscription_snapshots": " exclude (source_file)",
     }
-    return {t: project.query(f"select *{exclude.get(t, '')} from {t} order by all") for t in COMPARED}
+    return {
+        t: project.query(f"select *{exclude.get(t, '')} from {t} order by all") for t in COMPARED
+    }
 
 
 def demo_project(root: Path, instance: dg.DagsterInstance) -> Project:
@@ -39,7 +41,9 @@ def demo_project(root: Path, instance: dg.DagsterInstance) -> Project:
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory, module_instance: dg.DagsterInstance) -> Project:
+def demo_run(
+    tmp_path_factory: pytest.TempPathFactory, module_instance: dg.DagsterInstance
+) -> Project:
     project = demo_project(tmp_path_factory.mktemp("demo_run"), module_instance)
     project.run(SPEC.start, LAST_DAY)
     return project
@@ -50,9 +54,20 @@ def test_identities_hold_on_every_row_of_every_grain(demo_run: Project) -> None:
     assert {r["grain"] for r in rows} == {"day", "week", "month", "quarter", "half_year", "year"}
     assert sum(r["churned_customers"] for r in rows if r["grain"] == "day") > 20
     for r in rows:
-        assert r["customers_end"] == r["customers_start"] + r["new_customers"] + r["reactivated_customers"] - r["churned_customers"], r
+        assert (
+            r["customers_end"]
+            == r["customers_start"]
+            + r["new_customers"]
+            + r["reactivated_customers"]
+            - r["churned_customers"]
+        ), r
         assert r["mrr_end"] == (
-            r["mrr_start"] + r["new_mrr"] + r["reactivation_mrr"] + r["expansion_mrr"] - r["contraction_mrr"] - r["churned_mrr"]
+            r["mrr_start"]
+            + r["new_mrr"]
+            + r["reactivation_mrr"]
+            + r["expansion_mrr"]
+            - r["contraction_mrr"]
+            - r["churned_mrr"]
         ), r
         assert r["churned_from_start"] <= r["churned_distinct"] <= r["churned_customers"]
         if r["logo_churn_rate"] is not None:
@@ -91,7 +106,9 @@ def test_rerunning_everything_gives_identical_tables(demo_run: Project) -> None:
     assert contents(demo_run) == before
 
 
-def test_ranged_run_equals_day_by_day_runs(demo_run: Project, tmp_path: Path, instance: dg.DagsterInstance) -> None:
+def test_ranged_run_equals_day_by_day_runs(
+    demo_run: Project, tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
     daily = demo_project(tmp_path, instance)
     first_days_end = LAST_DAY - timedelta(days=14)
     daily.run(SPEC.start, first_days_end)
@@ -102,7 +119,9 @@ def test_ranged_run_equals_day_by_day_runs(demo_run: Project, tmp_path: Path, in
     assert contents(daily) == contents(demo_run)
 
 
-def test_late_and_corrected_days_converge_to_a_from_scratch_run(demo_run: Project, tmp_path: Path, instance: dg.DagsterInstance) -> None:
+def test_late_and_corrected_days_converge_to_a_from_scratch_run(
+    demo_run: Project, tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
     late = demo_project(tmp_path, instance)
     held_back = sorted(late.landing.glob("2025-01-1*.csv"))
     stash = tmp_path / "stash"

@@ -338,3 +338,21 @@ def test_running_period_is_measured_up_to_the_latest_snapshot(project: Project) 
     assert (feb["customers_end"], feb["mrr_end"], feb["days_in_period"]) == (2, 1500, 28)
     # exposure: 1 customer on Feb 1–10, 2 on Feb 11–14, and no day after the latest snapshot
     assert feb["customer_days_exposed"] == 10 + 4 * 2
+
+
+def test_unmapped_reasons_are_listed_for_extending_the_mapping(project: Project) -> None:
+    def rows(d: str) -> list[dict]:
+        if d < "2025-02-10":
+            return [*steady(d), sub("a", "A"), sub("b", "B"), sub("c", "C"), sub("o", "O")]
+        return [
+            *steady(d),
+            sub("a", "A", "canceled", cancel_reason="Moving abroad", ended_at="2025-02-10"),
+            sub("b", "B", "canceled", cancel_reason="Moving abroad", ended_at="2025-02-10"),
+            sub("c", "C", "canceled", cancel_reason="Trop cher", ended_at="2025-02-10"),
+            sub("o", "O", "canceled", cancel_reason="other", ended_at="2025-02-10"),
+        ]
+
+    build(project, "2025-01-31", "2025-02-28", rows)
+    assert project.query("select * from reporting.unmapped_reasons") == [
+        ("Moving abroad", 2, 2000, date(2025, 2, 10), date(2025, 2, 10))
+    ]

@@ -7,7 +7,12 @@ These are unpartitioned: each recomputes from the movement log in one statement
 import dagster as dg
 
 from churn_pipeline import warehouse
-from churn_pipeline.assets.common import WAREHOUSE_POOL, markdown_preview, table_row_count
+from churn_pipeline.assets.common import (
+    ASSET_BACKFILL_POLICY,
+    WAREHOUSE_POOL,
+    markdown_preview,
+    table_row_count,
+)
 from churn_pipeline.publish import publish
 from churn_pipeline.reasons import categorize_reasons, mapping_for
 from churn_pipeline.settings import Settings
@@ -18,6 +23,7 @@ DAILY_TOTALS = dg.AssetKey(["core", "daily_customer_totals"])
 REPORTING_MOVEMENTS = dg.AssetKey(["reporting", "customer_movements"])
 CHURN_BY_PERIOD = dg.AssetKey(["reporting", "churn_by_period"])
 REASONS_BY_PERIOD = dg.AssetKey(["reporting", "churn_reasons_by_period"])
+UNMAPPED_REASONS = dg.AssetKey(["reporting", "unmapped_reasons"])
 
 
 def _sql_table_asset(
@@ -33,6 +39,7 @@ def _sql_table_asset(
         deps=deps,
         group_name=group,
         pool=WAREHOUSE_POOL,
+        backfill_policy=ASSET_BACKFILL_POLICY,
         kinds={"duckdb", "sql"},
         description=description,
     )
@@ -56,6 +63,7 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
         deps=[MOVEMENTS],
         group_name="core",
         pool=WAREHOUSE_POOL,
+        backfill_policy=ASSET_BACKFILL_POLICY,
         kinds={"duckdb", "python"},
         description=(
             "Each distinct raw churn reason with its category from the reason mapping "
@@ -128,8 +136,18 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
         "select * from reporting.churn_reasons_by_period where grain = 'month' "
         "order by period_start desc, churned_customers desc limit 10",
     )
+    unmapped_reasons = _sql_table_asset(
+        UNMAPPED_REASONS,
+        "reporting/unmapped_reasons",
+        [REPORTING_MOVEMENTS, REASON_CATEGORIES],
+        "reporting",
+        "Raw churn reasons that matched no code or keyword (counted as `other`), with counts, "
+        "churned MRR and first/last seen: what to add to the reason mapping.",
+        "select * from reporting.unmapped_reasons limit 10",
+    )
     return [
         churn_reason_categories,
+        unmapped_reasons,
         daily_customer_totals,
         reporting_movements,
         churn_by_period,
@@ -198,9 +216,10 @@ def build_mart_checks() -> list[dg.AssetChecksDefinition]:
 def build_publish_asset() -> dg.AssetsDefinition:
     @dg.asset(
         key=["reporting", "published_copy"],
-        deps=[REPORTING_MOVEMENTS, CHURN_BY_PERIOD, REASONS_BY_PERIOD],
+        deps=[REPORTING_MOVEMENTS, CHURN_BY_PERIOD, REASONS_BY_PERIOD, UNMAPPED_REASONS],
         group_name="reporting",
         pool=WAREHOUSE_POOL,
+        backfill_policy=ASSET_BACKFILL_POLICY,
         kinds={"duckdb", "parquet"},
         description=(
             "A read-only copy of every reporting table in CHURN_PUBLISHED_DIR/reporting.duckdb and "

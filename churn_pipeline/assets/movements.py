@@ -3,7 +3,7 @@
 import dagster as dg
 
 from churn_pipeline import warehouse
-from churn_pipeline.assets.common import WAREHOUSE_POOL, markdown_preview
+from churn_pipeline.assets.common import ASSET_BACKFILL_POLICY, WAREHOUSE_POOL, markdown_preview
 from churn_pipeline.movements import derive_movements
 from churn_pipeline.settings import Settings
 
@@ -15,6 +15,7 @@ def build_movement_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefiniti
         key=["core", "customer_movements"],
         group_name="core",
         pool=WAREHOUSE_POOL,
+        backfill_policy=ASSET_BACKFILL_POLICY,
         kinds={"duckdb", "sql"},
         deps=[SNAPSHOTS],
         description=(
