@@ -136,7 +136,7 @@ class _Simulation:
 
     def churn_hazard(self, day: int, tenure_days: int) -> float:
         early_life = 2.0 if tenure_days < 90 else 1.0
-        return 0.0015 * SEASONAL_CHURN[self.month_of_day[max(day, 0)]] * early_life
+        return 0.0008 * SEASONAL_CHURN[self.month_of_day[max(day, 0)]] * early_life
 
     def run(self) -> Segments:
         horizon = self.spec.days

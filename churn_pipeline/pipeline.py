@@ -33,7 +33,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     assets = [a for a in assets_and_checks if not isinstance(a, dg.AssetChecksDefinition)]
     everything = dg.define_asset_job(
         ALL_ASSETS_JOB,
-        selection=dg.AssetSelection.all(include_sources=False),
+        selection=dg.AssetSelection.all(),
         description="Ingest snapshots, derive movements and rebuild the reporting tables.",
     )
     return dg.Definitions(

@@ -135,3 +135,36 @@ def test_late_and_corrected_days_converge_to_a_from_scratch_run(
         day = date.fromisoformat(path.stem)
         late.run(day, day)
     assert contents(late) == contents(demo_run)
+
+
+def test_reason_shares_sum_to_one_and_reconcile(demo_run: Project) -> None:
+    rows = demo_run.query(
+        """
+        select r.grain, r.period_start, sum(r.share_of_churned_customers), sum(r.share_of_churned_mrr),
+               sum(r.churned_customers), any_value(p.churned_customers), sum(r.churned_mrr), any_value(p.churned_mrr)
+        from reporting.churn_reasons_by_period r
+        join reporting.churn_by_period p using (grain, period_start)
+        group by all
+        """
+    )
+    assert len(rows) > 30
+    for (
+        grain,
+        start,
+        customer_share,
+        mrr_share,
+        customers,
+        expected_customers,
+        mrr,
+        expected_mrr,
+    ) in rows:
+        assert customer_share == pytest.approx(1.0), (grain, start)
+        assert mrr_share == pytest.approx(1.0), (grain, start)
+        assert (customers, mrr) == (expected_customers, expected_mrr), (grain, start)
+    categories = {
+        r[0]
+        for r in demo_run.query(
+            "select distinct reason_category from reporting.churn_reasons_by_period"
+        )
+    }
+    assert {"payment_failed", "unknown", "price_financial", "competitor"} <= categories
