@@ -34,6 +34,8 @@ class IngestionSummary:
     rows_rejected: int = 0
     source_files: list[str] = field(default_factory=list)
     unknown_columns: dict[str, list[str]] = field(default_factory=dict)
+    refused_dates: list[date] = field(default_factory=list)
+    rejected_by_rule: dict[str, int] = field(default_factory=dict)
 
 
 def load_status_mapping(path: Path) -> pd.DataFrame:
@@ -140,7 +142,23 @@ def ingest_window(
         warehouse.run(conn, settings, "staging/delete_snapshot_deliveries_window", window)
         warehouse.run(conn, settings, "staging/insert_subscription_snapshots")
         warehouse.run(conn, settings, "staging/insert_rejected_rows")
-        warehouse.run(conn, settings, "staging/insert_snapshot_deliveries")
+        warehouse.run(
+            conn,
+            settings,
+            "staging/insert_snapshot_deliveries",
+            {"quarantine_threshold": settings.quarantine_threshold},
+        )
+    refused = conn.execute(
+        "select snapshot_date from raw.snapshot_deliveries where status = 'refused' "
+        "and snapshot_date between $window_start and $window_end order by 1",
+        window,
+    ).fetchall()
+    summary.refused_dates = [row[0] for row in refused]
+    summary.rejected_by_rule = dict(
+        conn.execute(
+            "select rule, count(*) from validated_rows where rule is not null group by rule order by 2 desc"
+        ).fetchall()
+    )
     counts = conn.execute(
         "select coalesce(sum(rows_read), 0), coalesce(sum(rows_loaded), 0), coalesce(sum(rows_rejected), 0) "
         "from delivery_accounting"

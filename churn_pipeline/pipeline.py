@@ -7,6 +7,7 @@ import dagster as dg
 from churn_pipeline.assets.ingestion import build_ingestion_assets
 from churn_pipeline.assets.marts import build_mart_assets
 from churn_pipeline.assets.movements import build_movement_assets
+from churn_pipeline.assets.snapshot_checks import build_snapshot_checks
 from churn_pipeline.landing import earliest_snapshot_date
 from churn_pipeline.settings import DEFAULT_START_DATE, Settings
 
@@ -26,6 +27,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     partitions = daily_partitions_for(settings)
     assets_and_checks = [
         *build_ingestion_assets(partitions),
+        *build_snapshot_checks(),
         *build_movement_assets(),
         *build_mart_assets(),
     ]

@@ -49,6 +49,7 @@ class Settings:
     status_mapping_path: Path | None = None
     max_mrr: int = 1_000_000
     quarantine_threshold: float = 0.01
+    active_drop_warning: float = 0.3
     duckdb_memory_limit: str = "4GB"
     duckdb_threads: int = 2
     sql_dir: Path = field(default=PROJECT_ROOT / "sql")
@@ -84,6 +85,7 @@ class Settings:
             status_mapping_path=_optional_path(env, "CHURN_STATUS_MAPPING"),
             max_mrr=_optional_int(env, "CHURN_MAX_MRR", minimum=1) or 1_000_000,
             quarantine_threshold=_fraction(env, "CHURN_QUARANTINE_THRESHOLD", 0.01),
+            active_drop_warning=_fraction(env, "CHURN_ACTIVE_DROP_WARNING", 0.3),
             duckdb_memory_limit=env.get("CHURN_DUCKDB_MEMORY_LIMIT", "").strip() or "4GB",
             duckdb_threads=_optional_int(env, "CHURN_DUCKDB_THREADS", minimum=1) or 2,
             sql_dir=path("CHURN_SQL_DIR", PROJECT_ROOT / "sql"),

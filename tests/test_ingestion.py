@@ -121,6 +121,7 @@ def test_semicolon_csv_with_bom_is_read(project: Project) -> None:
 
 
 def test_rows_that_break_rules_are_quarantined_and_counted(project: Project) -> None:
+    project.settings = replace(project.settings, quarantine_threshold=1.0)
     project.write_csv("2025-01-01", [
         sub("ok", "c1", "active", "10"),
         sub("", "c2", "active", "10"),
@@ -247,3 +248,35 @@ def test_reason_text_with_quotes_and_newlines_round_trips(project: Project) -> N
     project.run("2024-12-31", "2025-01-01")
     [churn] = project.movements("c1")
     assert churn["reason_raw"] == nasty and churn["reason_category"] == "other"
+
+
+def test_a_file_with_too_many_rejected_rows_is_refused_and_treated_as_a_gap(
+    project: Project,
+) -> None:
+    good = [sub(f"s{i}", f"c{i}", "active", "10") for i in range(10)]
+    project.write_csv("2025-01-01", good)
+    project.write_csv(
+        "2025-01-02",
+        [*good[:8], sub("s8", "c8", "active", "oops"), sub("s9", "c9", "active", "oops")],
+    )
+    project.write_csv("2025-01-03", good)
+    with pytest.raises(
+        RunFailedError,
+        match="check quarantine_within_threshold on raw/subscription_snapshots failed",
+    ):
+        project.run("2025-01-01", "2025-01-03")
+    assert project.query("select snapshot_date, status, rows_read, rows_rejected from raw.snapshot_deliveries order by 1") == [
+        (date(2025, 1, 1), "loaded", 10, 0), (date(2025, 1, 2), "refused", 10, 2), (date(2025, 1, 3), "loaded", 10, 0)]  # fmt: skip
+    # the broken day never becomes churn; with a tolerant threshold the same file loads
+    project.run("2025-01-03", "2025-01-03")
+    assert project.query(
+        "select count(*) from core.customer_movements where movement = 'churn'"
+    ) == [(0,)]
+    project.settings = replace(project.settings, quarantine_threshold=0.25)
+    project.run("2025-01-02", "2025-01-02")
+    assert project.query(
+        "select status from raw.snapshot_deliveries where snapshot_date = '2025-01-02'"
+    ) == [("loaded",)]
+    assert project.query(
+        "select count(*) from core.customer_movements where movement = 'churn'"
+    ) == [(0,)]

@@ -356,3 +356,30 @@ def test_unmapped_reasons_are_listed_for_extending_the_mapping(project: Project)
     assert project.query("select * from reporting.unmapped_reasons") == [
         ("Moving abroad", 2, 2000, date(2025, 2, 10), date(2025, 2, 10))
     ]
+
+
+def test_a_quarantined_row_keeps_the_previous_state(project: Project) -> None:
+    project.settings = replace(project.settings, quarantine_threshold=1.0)
+
+    def rows(d: str) -> list[dict]:
+        broken = "2025-02-10" <= d < "2025-02-13"
+        return [*steady(d), sub("q1", "Q", "active", "not a number" if broken else "20.00")]
+
+    build(project, "2025-01-31", "2025-02-28", rows)
+    assert movement_list(project, "Q") == []
+    assert project.query("select count(*) from raw.rejected_rows where subscription_id = 'q1'") == [
+        (3,)
+    ]
+    feb = project.period("month", "2025-02-01")
+    assert (feb["churned_customers"], feb["customers_end"], feb["mrr_end"]) == (0, 2, 3000)
+
+
+def test_duplicated_rows_keep_the_previous_state_too(project: Project) -> None:
+    project.settings = replace(project.settings, quarantine_threshold=1.0)
+
+    def rows(d: str) -> list[dict]:
+        copies = 2 if d == "2025-02-10" else 1
+        return [*steady(d)] + [sub("q1", "Q", "active", "20.00")] * copies
+
+    build(project, "2025-01-31", "2025-02-28", rows)
+    assert movement_list(project, "Q") == []

@@ -56,6 +56,10 @@ def build_ingestion_assets(partitions: dg.PartitionsDefinition) -> list[dg.Asset
                 "rows_read": summary.rows_read,
                 "rows_loaded": summary.rows_loaded,
                 "rows_rejected": summary.rows_rejected,
+                "rejected_by_rule": dg.MetadataValue.json(summary.rejected_by_rule),
+                "refused_dates": dg.MetadataValue.json(
+                    [d.isoformat() for d in summary.refused_dates]
+                ),
                 "dates_loaded": len(summary.loaded_dates),
                 "missing_dates": dg.MetadataValue.json(
                     [d.isoformat() for d in summary.missing_dates]

@@ -1,8 +1,9 @@
 -- Subscription state on each snapshot date the window needs (METRICS.md §2):
 -- paying = active or past_due with MRR > 0 (past_due only within the grace days when
--- set); held = paused.
+-- set); held = paused. A subscription whose row was quarantined on a date has not ended:
+-- it keeps the state of its latest loaded row before that date (METRICS.md §1).
 create or replace temp table window_subscription_states as
-with subscriptions as (
+with loaded_rows as (
     select
         snapshot_date,
         subscription_id,
@@ -15,6 +16,37 @@ with subscriptions as (
         ended_at
     from raw.subscription_snapshots
     where snapshot_date in (select snapshot_date from window_snapshot_dates)
+),
+
+quarantined_subscriptions as (
+    select distinct snapshot_date, subscription_id
+    from raw.rejected_rows
+    where subscription_id is not null
+        and snapshot_date in (select snapshot_date from window_snapshot_dates)
+        and (snapshot_date, subscription_id) not in (select (snapshot_date, subscription_id) from loaded_rows)
+),
+
+carried_forward_rows as (
+    select
+        quarantined.snapshot_date,
+        previous.subscription_id,
+        previous.customer_id,
+        previous.status,
+        previous.stops_involuntarily,
+        previous.mrr_cents,
+        previous.cancel_reason,
+        previous.canceled_at,
+        previous.ended_at
+    from quarantined_subscriptions as quarantined
+    asof inner join raw.subscription_snapshots as previous
+        on quarantined.subscription_id = previous.subscription_id
+        and quarantined.snapshot_date > previous.snapshot_date
+),
+
+subscriptions as (
+    select * from loaded_rows
+    union all
+    select * from carried_forward_rows
 ),
 
 with_past_due_spell as (

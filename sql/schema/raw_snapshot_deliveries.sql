@@ -2,7 +2,7 @@
 -- a gap (no file). Row accounting: rows_read = rows_loaded + rows_rejected.
 create table if not exists raw.snapshot_deliveries (
     snapshot_date date not null primary key,
-    status varchar not null,            -- loaded | missing
+    status varchar not null,            -- loaded | missing | refused (too many rejected rows)
     source_files varchar,
     rows_read bigint not null,
     rows_loaded bigint not null,

@@ -5,12 +5,13 @@ select
     count(*) as rows_read,
     count(*) filter (where rule is null) as rows_loaded,
     count(*) filter (where rule is not null) as rows_rejected,
+    -- rejected rows count too: a quarantined subscription keeps its previous state
     bit_xor(
         hash(
-            subscription_id_clean, customer_id_clean, status_canonical, stops_involuntarily_flag,
+            rule, subscription_id_clean, customer_id_clean, status_canonical, stops_involuntarily_flag,
             mrr_minor_units, currency_clean, nullif(trim(plan), ''), started_at_date,
             canceled_at_date, ended_at_date, nullif(trim(cancel_reason), '')
         )
-    ) filter (where rule is null) as content_fingerprint
+    ) as content_fingerprint
 from validated_rows
 group by snapshot_date_of_file

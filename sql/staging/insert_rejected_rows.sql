@@ -4,6 +4,7 @@ select
     snapshot_date_of_file as snapshot_date,
     source_file,
     source_row,
+    subscription_id_clean as subscription_id,
     rule_column as column_name,
     case rule_column
         when 'subscription_id' then subscription_id
