@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import dagster as dg
 
+from churn_pipeline.assets.automation import (
+    build_landing_sensor,
+    build_nightly_schedule,
+    build_run_log_sensors,
+)
 from churn_pipeline.assets.ingestion import build_ingestion_assets
 from churn_pipeline.assets.marts import build_mart_assets
 from churn_pipeline.assets.movements import build_movement_assets
@@ -42,5 +47,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         assets=assets,
         asset_checks=checks,
         jobs=[everything],
+        schedules=[build_nightly_schedule(everything, settings)],
+        sensors=[
+            build_landing_sensor(everything, settings, partitions),
+            *build_run_log_sensors(settings),
+        ],
         resources={"settings": settings},
     )

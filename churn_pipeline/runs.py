@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -11,9 +13,17 @@ import dagster as dg
 
 from churn_pipeline.landing import discover
 from churn_pipeline.pipeline import ALL_ASSETS_JOB, build_definitions
+from churn_pipeline.run_log import record_for, record_run
 from churn_pipeline.settings import PROJECT_ROOT, Settings
 
 INSTANCE_TEMPLATE = PROJECT_ROOT / "dagster.yaml"
+HOST_TAG = "churn_pipeline/host"
+PID_TAG = "churn_pipeline/pid"
+UNFINISHED = [
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
 
 
 class RunFailedError(RuntimeError):
@@ -72,11 +82,14 @@ def run_pipeline(
             f"{keys[0] if keys else '?'}…{keys[-1] if keys else '?'} (CHURN_START_DATE, and the newest "
             "partition is yesterday in CHURN_TIMEZONE)"
         )
+    recover_orphaned_runs(settings, instance)
     result = job.execute_in_process(
         instance=instance,
         tags={
             "dagster/asset_partition_range_start": first_key,
             "dagster/asset_partition_range_end": last_key,
+            HOST_TAG: socket.gethostname(),
+            PID_TAG: str(os.getpid()),
         },
         raise_on_error=False,
         run_id=run_id,
@@ -84,9 +97,44 @@ def run_pipeline(
         if quiet
         else None,
     )
-    if not result.success:
-        raise RunFailedError(_first_failure(result) or f"run {result.run_id} failed")
+    error = None if result.success else (_first_failure(result) or f"run {result.run_id} failed")
+    run = instance.get_run_by_id(result.run_id)
+    if run is not None:
+        record_run(settings, record_for(instance, run, error))
+    if error is not None:
+        raise RunFailedError(error)
     return RunOutcome(result.run_id, window_start, window_end)
+
+
+def recover_orphaned_runs(settings: Settings, instance: dg.DagsterInstance) -> list[str]:
+    """Fail the in-process runs of this host whose process died, and free their pool slots.
+
+    A run killed mid-way (SIGKILL, a crash, a reboot) stays `STARTED` and keeps its slot in
+    the `churn_warehouse` pool, so the next run would wait for it forever. Runs the daemon
+    launched are left to Dagster's run monitoring (dagster.yaml).
+    """
+    recovered = []
+    here = socket.gethostname()
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=UNFINISHED, tags={HOST_TAG: here})):
+        pid = int(run.tags.get(PID_TAG, "0") or 0)
+        if pid and not _process_alive(pid):
+            message = f"the process running it (pid {pid}) died; its pool slots were freed"
+            instance.report_run_failed(run, message=message)
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            refreshed = instance.get_run_by_id(run.run_id) or run
+            record_run(settings, record_for(instance, refreshed, message))
+            recovered.append(run.run_id)
+    return recovered
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _first_failure(result: dg.ExecuteInProcessResult) -> str | None:

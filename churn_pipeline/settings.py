@@ -50,6 +50,8 @@ class Settings:
     max_mrr: int = 1_000_000
     quarantine_threshold: float = 0.01
     active_drop_warning: float = 0.3
+    nightly_at: tuple[int, int] = (3, 0)
+    lock_timeout_seconds: int = 600
     duckdb_memory_limit: str = "4GB"
     duckdb_threads: int = 2
     sql_dir: Path = field(default=PROJECT_ROOT / "sql")
@@ -86,6 +88,8 @@ class Settings:
             max_mrr=_optional_int(env, "CHURN_MAX_MRR", minimum=1) or 1_000_000,
             quarantine_threshold=_fraction(env, "CHURN_QUARANTINE_THRESHOLD", 0.01),
             active_drop_warning=_fraction(env, "CHURN_ACTIVE_DROP_WARNING", 0.3),
+            nightly_at=_time_of_day(env, "CHURN_NIGHTLY_AT", (3, 0)),
+            lock_timeout_seconds=_optional_int(env, "CHURN_LOCK_TIMEOUT_SECONDS", minimum=0) or 600,
             duckdb_memory_limit=env.get("CHURN_DUCKDB_MEMORY_LIMIT", "").strip() or "4GB",
             duckdb_threads=_optional_int(env, "CHURN_DUCKDB_THREADS", minimum=1) or 2,
             sql_dir=path("CHURN_SQL_DIR", PROJECT_ROOT / "sql"),
@@ -134,6 +138,16 @@ def _fraction(env: dict[str, str], name: str, default: float) -> float:
     if not 0 <= value <= 1:
         raise SettingsError(f"{name}={raw!r} must be a fraction between 0 and 1")
     return value
+
+
+def _time_of_day(env: dict[str, str], name: str, default: tuple[int, int]) -> tuple[int, int]:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    hours, _, minutes = raw.partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
+        raise SettingsError(f"{name}={raw!r} is not a time of day like 03:00")
+    return int(hours), int(minutes)
 
 
 def _optional_path(env: dict[str, str], name: str) -> Path | None:

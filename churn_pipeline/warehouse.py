@@ -18,7 +18,7 @@ import duckdb
 
 from churn_pipeline.settings import Settings
 
-LOCK_RETRY_SECONDS = (0.5, 1, 2, 4, 8, 15, 30)
+LOCK_RETRY_PAUSES = (0.2, 0.5, 1, 2, 4, 8)  # then every 10 s until CHURN_LOCK_TIMEOUT_SECONDS
 
 
 class WarehouseLockedError(RuntimeError):
@@ -39,28 +39,34 @@ def sql(settings: Settings, name: str) -> str:
 
 
 def connect(settings: Settings, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse, waiting with backoff while another process holds its lock."""
+    """Open the warehouse, waiting with backoff while another process holds its file lock.
+
+    DuckDB lets one process hold a database file for writing; a second writer (another
+    run, a `dagster dev` materialization) waits here instead of failing, for at most
+    CHURN_LOCK_TIMEOUT_SECONDS.
+    """
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    config = {
-        "memory_limit": settings.duckdb_memory_limit,
-        "threads": settings.duckdb_threads,
-    }
-    for attempt, pause in enumerate((*LOCK_RETRY_SECONDS, None)):
+    config = {"memory_limit": settings.duckdb_memory_limit, "threads": settings.duckdb_threads}
+    deadline = time.monotonic() + settings.lock_timeout_seconds
+    attempt = 0
+    while True:
         try:
             conn = duckdb.connect(str(settings.warehouse_path), read_only=read_only, config=config)
-            # timestamps without an offset are business time; set after connecting, once ICU is loaded
-            conn.execute("set TimeZone = $timezone", {"timezone": settings.timezone})
-            return conn
+            break
         except duckdb.IOException as error:
-            if "lock" not in str(error).lower() or pause is None:
-                if "lock" in str(error).lower():
-                    raise WarehouseLockedError(
-                        f"the warehouse {settings.warehouse_path} stayed locked by another "
-                        f"process for {sum(LOCK_RETRY_SECONDS):.0f}s over {attempt + 1} attempts"
-                    ) from None
+            if "lock" not in str(error).lower():
                 raise
-            time.sleep(pause)
-    raise AssertionError("unreachable")
+            if time.monotonic() >= deadline:
+                raise WarehouseLockedError(
+                    f"the warehouse {settings.warehouse_path} stayed locked by another process for "
+                    f"{settings.lock_timeout_seconds}s (CHURN_LOCK_TIMEOUT_SECONDS)"
+                ) from None
+            pause = LOCK_RETRY_PAUSES[attempt] if attempt < len(LOCK_RETRY_PAUSES) else 10
+            time.sleep(min(pause, max(deadline - time.monotonic(), 0.05)))
+            attempt += 1
+    # timestamps without an offset are business time; set after connecting, once ICU is loaded
+    conn.execute("set TimeZone = $timezone", {"timezone": settings.timezone})
+    return conn
 
 
 @contextmanager
@@ -108,6 +114,7 @@ SCHEMA_FILES = (
     "schema/core_churn_reason_categories",
     "schema/core_movement_inputs",
     "schema/macro_period_start",
+    "schema/reporting_pipeline_runs",
 )
 
 
