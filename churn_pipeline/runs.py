@@ -138,19 +138,25 @@ def _process_alive(pid: int) -> bool:
 
 
 def _first_failure(result: dg.ExecuteInProcessResult) -> str | None:
+    """The first step failure's own message, else the first failed ERROR-severity check."""
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
-            error = event.step_failure_data.error
-            user_message = error.cause.message if error.cause else error.message
-            description = (
-                event.step_failure_data.user_failure_data.description
-                if event.step_failure_data.user_failure_data
-                else None
-            )
-            return f"step {event.step_key} failed: {(description or user_message).strip()}"
+            if (
+                event.step_failure_data.user_failure_data
+                and event.step_failure_data.user_failure_data.description
+            ):
+                message = event.step_failure_data.user_failure_data.description
+            else:
+                error = event.step_failure_data.error
+                message = error.cause.message if error.cause else error.message
+            if "blocking asset check failed" not in message:
+                return f"step {event.step_key} failed: {message.strip()}"
+    for event in result.all_events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             data = event.event_specific_data
-            evaluation = getattr(data, "passed", None)
-            if evaluation is False:
+            if (
+                getattr(data, "passed", True) is False
+                and getattr(data, "severity", None) == dg.AssetCheckSeverity.ERROR
+            ):
                 return f"check {data.check_name} on {data.asset_key.to_user_string()} failed"
     return None

@@ -238,6 +238,8 @@ def test_a_run_killed_mid_write_heals_on_the_next_run(
     assert healed.returncode == 0, healed.stderr
     assert reporting_contents(warehouse) == expected
     with duckdb.connect(str(warehouse), read_only=True) as conn:
-        runs = conn.execute("select status, error from reporting.pipeline_runs order by started_at").fetchall()
+        runs = conn.execute(
+            "select status, error from reporting.pipeline_runs order by started_at"
+        ).fetchall()
     assert [r[0] for r in runs] == ["FAILURE", "SUCCESS"]
     assert "died; its pool slots were freed" in runs[0][1]

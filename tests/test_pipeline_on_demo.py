@@ -28,6 +28,7 @@ def contents(project: Project) -> dict[str, list[tuple]]:
     exclude = {
         "raw.snapshot_deliveries": " exclude (ingested_at, source_files)",
         "raw.subscription_snapshots": " exclude (source_file)",
+        "reporting.churn_by_period": " exclude (computed_at)",
     }
     return {
         t: project.query(f"select *{exclude.get(t, '')} from {t} order by all") for t in COMPARED
