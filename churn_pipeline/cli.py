@@ -273,12 +273,14 @@ def query(
     ] = OutputFormat.table,
 ) -> None:
     """Query the published outputs read-only; works while a run is writing the warehouse."""
-    from churn_pipeline.query import QueryError, run_query
+    from churn_pipeline.query import QueryError, publication_age, run_query
 
+    settings = _settings()
     try:
-        frame = run_query(_settings(), sql)
+        frame = run_query(settings, sql)
     except QueryError as error:
         raise UserError(str(error)) from None
+    errors.print(f"[dim]{publication_age(settings)}[/dim]", highlight=False)
     if output_format is OutputFormat.csv:
         sys.stdout.write(frame.to_csv(index=False))
     elif output_format is OutputFormat.json:

@@ -77,10 +77,12 @@ def publication_age(settings: Settings) -> str:
     conn = open_published(settings)
     try:
         row = conn.execute("select published_at from reporting.publication").fetchone()
+    except duckdb.CatalogException:
+        row = None
     finally:
         conn.close()
     if not row:
-        return "unknown"
+        return "no successful run has published tables yet"
     age = datetime.now(UTC).replace(tzinfo=None) - row[0]
     minutes = int(age.total_seconds() // 60)
     return f"published {row[0]:%Y-%m-%d %H:%M} UTC ({minutes // 60}h {minutes % 60}m ago)"

@@ -18,6 +18,7 @@ from churn_pipeline.assets.common import (
 from churn_pipeline.publish import publish
 from churn_pipeline.reasons import categorize_reasons, mapping_for
 from churn_pipeline.settings import Settings
+from churn_pipeline.table_docs import column_schema
 
 MOVEMENTS = dg.AssetKey(["core", "customer_movements"])
 REASON_CATEGORIES = dg.AssetKey(["core", "churn_reason_categories"])
@@ -36,6 +37,9 @@ def _sql_table_asset(
     description: str,
     preview_sql: str,
 ) -> dg.AssetsDefinition:
+    table = ".".join(key.path)
+    schema = {"dagster/column_schema": column_schema(table)} if key.path[0] == "reporting" else {}
+
     @dg.asset(
         key=key,
         deps=deps,
@@ -44,13 +48,14 @@ def _sql_table_asset(
         backfill_policy=ASSET_BACKFILL_POLICY,
         kinds={"duckdb", "sql"},
         description=description,
+        metadata=schema,
     )
     def _asset(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
-        table = ".".join(key.path)
         with warehouse.open_warehouse(settings) as conn:
             warehouse.run(conn, settings, sql_name)
             return dg.MaterializeResult(
                 metadata={
+                    **schema,
                     "dagster/row_count": table_row_count(conn, table),
                     "preview": markdown_preview(conn, preview_sql),
                 }
@@ -125,6 +130,7 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
         pool=WAREHOUSE_POOL,
         backfill_policy=ASSET_BACKFILL_POLICY,
         kinds={"duckdb", "sql"},
+        metadata={"dagster/column_schema": column_schema("reporting.churn_by_period")},
         description=(
             "One row per grain and period: customer counts, logo churn rates, the MRR bridge and "
             "revenue retention (METRICS.md §4–§5), with computed_at moving only when a row's "
@@ -146,6 +152,7 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
             ).fetchone()
             return dg.MaterializeResult(
                 metadata={
+                    "dagster/column_schema": column_schema("reporting.churn_by_period"),
                     "dagster/row_count": table_row_count(conn, "reporting.churn_by_period"),
                     "rows_with_new_values": int(restated[0]) if restated else 0,
                     "preview": markdown_preview(
