@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import sys
 import threading
@@ -121,13 +123,14 @@ def demo_data(
 
 
 def _progress() -> Progress:
+    # the real stderr, even while Dagster's own console logs are being swallowed
     return Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=errors,
+        console=Console(file=sys.__stderr__),
         transient=False,
     )
 
@@ -172,7 +175,9 @@ def _execute(settings: Settings, start: date | None, end: date | None, label: st
             outcome["error"] = error
 
     worker = threading.Thread(target=work, daemon=True)
-    with _progress() as progress:
+    # Dagster logs every failed step with a stack trace; the run keeps them (make dev) and
+    # the user gets one line from us instead.
+    with contextlib.redirect_stderr(io.StringIO()), _progress() as progress:
         task = progress.add_task(f"{label} {first}…{last} (Dagster run {run_id[:8]})", total=None)
         worker.start()
         while worker.is_alive():
@@ -193,7 +198,10 @@ def _execute(settings: Settings, start: date | None, end: date | None, label: st
         )
     error = outcome["error"]
     if isinstance(error, RunFailedError | LandingError | ValueError):
-        raise UserError(f"{error} (see run {run_id} in `make dev`)") from None
+        ran = instance.get_run_by_id(run_id) is not None
+        raise UserError(
+            f"{error} (see run {run_id} in `make dev`)" if ran else str(error)
+        ) from None
     if error is not None:
         raise error
     console.print(f"run {run_id} succeeded; Dagster home {settings.dagster_home}")
@@ -342,10 +350,11 @@ def main() -> None:
         sys.exit(1)
     except (typer.Exit, typer.Abort) as stop:
         sys.exit(getattr(stop, "exit_code", 1))
-    except Exception as error:  # click usage errors arrive here in standalone_mode=False
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
+    except (
+        Exception
+    ) as error:  # usage errors (bad flags, bad values) arrive here in standalone_mode=False
+        show = getattr(error, "show", None)
+        if callable(show) and hasattr(error, "exit_code"):
+            show()
+            sys.exit(int(error.exit_code))
         raise

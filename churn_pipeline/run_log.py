@@ -64,7 +64,7 @@ def record_run(settings: Settings, record: RunRecord) -> None:
                 "insert into reporting.pipeline_runs values (?, ?, ?, ?, ?, ?, ?, ?)",
                 list(astuple(record)),
             )
-        runs = conn.execute(
+        runs = conn.sql(
             "select * from reporting.pipeline_runs order by started_at, run_id"
         ).to_arrow_table()
     _mirror_into_published_copy(settings, runs)

@@ -127,6 +127,9 @@ def test_user_errors_are_one_line(tmp_path: Path) -> None:
         cli.run("backfill", "--start", "2025-13-01", "--end", "2025-01-02", check=False),
         "not a date",
     )
+    bad_flag = cli.run("report", "--grain", "fortnight", check=False)
+    assert bad_flag.returncode == 2 and "Traceback" not in bad_flag.stderr
+    assert "Invalid value for '--grain'" in bad_flag.stderr
     cli.env["CHURN_TIMEZONE"] = "Mars/Olympus"
     assert_one_line_error(cli.run("run", check=False), "CHURN_TIMEZONE='Mars/Olympus'")
 
