@@ -2,13 +2,16 @@
 
 Everything is staged as text with its 1-based data row number, so that validation in SQL
 can name the file, the row, the column and the value of every rejected cell. File-level
-problems (unreadable, empty, missing required columns, a snapshot_date column that
-disagrees with the file name) raise `SnapshotFileError` with the file's path.
+problems (unreadable, not UTF-8, empty, a row with the wrong number of fields, broken
+quoting, missing or repeated required columns, a snapshot_date column that disagrees with
+the file name) raise `SnapshotFileError` whose message names the file, and the row and line
+where there is one; no parser's own error text is the whole message.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,6 +31,8 @@ OPTIONAL_COLUMNS = (
     "snapshot_date",
 )
 KNOWN_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+INTERNAL_COLUMNS = ("__source_file", "__source_row")  # added by the readers, never reported
+PARQUET_MAGIC = b"PAR1"
 STAGED_COLUMNS = ("snapshot_date_of_file", "source_file", "source_row", *KNOWN_COLUMNS)
 
 
@@ -49,19 +54,29 @@ def stage_source(conn: duckdb.DuckDBPyConnection, source: SnapshotSource) -> tup
         frame = _read_csv(source.paths[0])
     else:
         frame = _read_parquet(conn, source.paths)
-    present = {c.strip().lower(): c for c in frame.columns if isinstance(c, str)}
+    file_columns = [str(c) for c in frame.columns if c not in INTERNAL_COLUMNS]
+    present: dict[str, str] = {}
+    for column in file_columns:
+        key = column.strip().lower()
+        if key in KNOWN_COLUMNS and key in present:
+            raise SnapshotFileError(
+                f"{source.label}: column {key} appears twice (as {present[key]!r} and "
+                f"{column!r}; names are case-insensitive); keep one"
+            )
+        present.setdefault(key, column)
     missing = [c for c in REQUIRED_COLUMNS if c not in present]
     if missing:
         raise SnapshotFileError(
             f"{source.label}: required column(s) {', '.join(missing)} missing; found columns: "
-            f"{', '.join(map(str, frame.columns)) or '(none)'}"
+            f"{', '.join(file_columns) or '(none)'}"
         )
     if frame.empty:
         raise SnapshotFileError(
-            f"{source.label}: the file has a header but no rows; an empty snapshot would "
+            f"{source.label}: the file has {'a header' if source.format == 'csv' else 'columns'} "
+            "but no rows; an empty snapshot would "
             "count every customer as churned, so it is refused"
         )
-    unknown = sorted(str(c) for c in frame.columns if str(c).strip().lower() not in KNOWN_COLUMNS)
+    unknown = sorted(c for c in file_columns if c.strip().lower() not in KNOWN_COLUMNS)
     staged = pd.DataFrame(
         {
             "snapshot_date_of_file": pd.Series([source.snapshot_date] * len(frame), dtype="object"),
@@ -112,46 +127,120 @@ def _sniff_delimiter(header: str) -> str:
     return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
 
 
+def _is_blank(record: list[str]) -> bool:
+    """An empty or whitespace-only line, skipped like a blank line."""
+    return not record or (len(record) == 1 and not record[0].strip())
+
+
 def _read_csv(path: Path) -> pd.DataFrame:
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            header = handle.readline()
-    except UnicodeDecodeError as error:
-        raise SnapshotFileError(_encoding_message(path, error)) from None
-    if not header.strip():
+    """The whole file as text columns, with strict quoting and one field per header column.
+
+    Read with the standard `csv` module (not a fast parser that pads short rows or skips
+    what it cannot split) so that every problem can be reported with its row and line.
+    """
+    text = _decode_utf8(path)
+    empty = SnapshotFileError(
+        f"{path}: the file is empty (expected a header row with {', '.join(REQUIRED_COLUMNS)})"
+    )
+    if not text.strip():
+        raise empty
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
         raise SnapshotFileError(
-            f"{path}: the file is empty (expected a header row with {', '.join(REQUIRED_COLUMNS)})"
+            f"{path}: line {line} holds a NUL byte (binary data, not CSV text); the file is "
+            "corrupt or was not fully written, export it again"
         )
+    first_line = next(line for line in text.splitlines() if line.strip())
+    delimiter = _sniff_delimiter(first_line)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    header: list[str] | None = None
+    records: list[list[str]] = []
+    line = 1  # first line of the record being read
     try:
-        frame = pd.read_csv(
-            path,
-            sep=_sniff_delimiter(header),
-            dtype="str",
-            keep_default_na=False,
-            na_filter=False,
-            encoding="utf-8-sig",
-            quoting=csv.QUOTE_MINIMAL,
-            skip_blank_lines=True,
-        )
-    except UnicodeDecodeError as error:
-        raise SnapshotFileError(_encoding_message(path, error)) from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
-        raise SnapshotFileError(f"{path}: not a readable CSV file ({_first_line(error)})") from None
-    frame.columns = [str(c) for c in frame.columns]
+        for record in reader:
+            if not _is_blank(record):
+                if header is None:
+                    header = record
+                elif len(record) != len(header):
+                    raise SnapshotFileError(
+                        f"{path}: row {len(records) + 1} (line {line}) has {len(record)} fields "
+                        f"where the header has {len(header)} (delimiter {delimiter!r}); a value "
+                        "holding the delimiter must be quoted, and a cut-short file is refused"
+                    )
+                else:
+                    records.append(record)
+            line = reader.line_num + 1
+    except csv.Error as error:
+        raise SnapshotFileError(
+            f"{path}: row {len(records) + 1} (line {line}) is not valid CSV: {_csv_problem(error)}"
+        ) from None
+    if header is None:  # only blank values, such as a line holding ""
+        raise empty
+    columns = [
+        name if name.strip() else f"(unnamed column {i})" for i, name in enumerate(header, 1)
+    ]
+    frame = pd.DataFrame(records, columns=columns, dtype="object")
     frame["__source_file"] = str(path)
     frame["__source_row"] = range(1, len(frame) + 1)
     return frame
 
 
-def _encoding_message(path: Path, error: UnicodeDecodeError) -> str:
-    return (
-        f"{path}: not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start}); "
-        "export as UTF-8 (with or without BOM). A Latin-1/Windows-1252 export must be converted, "
-        "for example with: iconv -f latin1 -t utf-8"
-    )
+def _csv_problem(error: csv.Error) -> str:
+    reason = str(error)
+    if "unexpected end of data" in reason:
+        return "a quoted value is never closed (the file may be cut short)"
+    if "expected after" in reason:
+        return (
+            "text follows the closing quote of a quoted value (a quote inside a quoted value "
+            'must be doubled: "")'
+        )
+    return reason
+
+
+def _decode_utf8(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise SnapshotFileError(f"{path}: cannot be read ({error.strerror or error})") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        offset = error.start + (3 if data.startswith(b"\xef\xbb\xbf") else 0)
+        line = data.count(b"\n", 0, offset) + 1
+        raise SnapshotFileError(
+            f"{path}: not UTF-8 text (byte 0x{data[offset]:02x} on line {line}, offset {offset}); "
+            "export as UTF-8 (with or without BOM). A Latin-1/Windows-1252 export must be "
+            "converted, for example with: iconv -f latin1 -t utf-8"
+        ) from None
+
+
+def _check_parquet_magic(path: Path) -> None:
+    """Clear messages for the usual broken uploads, before DuckDB reads the footer."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            head = handle.read(4)
+            handle.seek(max(size - 4, 0))
+            tail = handle.read(4)
+    except OSError as error:
+        raise SnapshotFileError(f"{path}: cannot be read ({error.strerror or error})") from None
+    if size == 0:
+        raise SnapshotFileError(f"{path}: the file is empty (0 bytes), not a Parquet file")
+    if head != PARQUET_MAGIC:
+        raise SnapshotFileError(
+            f"{path}: not a Parquet file (it does not start with the Parquet magic bytes PAR1); "
+            "a file of another format (CSV?) named .parquet"
+        )
+    if size < 12 or tail != PARQUET_MAGIC:
+        raise SnapshotFileError(
+            f"{path}: truncated Parquet file (it starts like Parquet but its footer is missing); "
+            "the upload or export was cut short, send the file again"
+        )
 
 
 def _read_parquet(conn: duckdb.DuckDBPyConnection, paths: Sequence[Path]) -> pd.DataFrame:
+    for path in paths:
+        _check_parquet_magic(path)
     files = [str(p) for p in paths]
     try:
         described = conn.execute(

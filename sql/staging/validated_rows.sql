@@ -10,36 +10,58 @@ status_mapping_lookup as (
     from status_mapping
 ),
 
+parsed_timestamps as (
+    -- a text without offset is read in the session time zone (the business one)
+    select
+        *,
+        try_cast(nullif(trim(started_at), '') as timestamptz) as started_at_timestamp,
+        try_cast(nullif(trim(canceled_at), '') as timestamptz) as canceled_at_timestamp,
+        try_cast(nullif(trim(ended_at), '') as timestamptz) as ended_at_timestamp
+    from staged
+),
+
 cleaned as (
     select
-        staged.*,
-        nullif(trim(staged.subscription_id), '') as subscription_id_clean,
-        nullif(trim(staged.customer_id), '') as customer_id_clean,
+        parsed.*,
+        nullif(trim(parsed.subscription_id), '') as subscription_id_clean,
+        nullif(trim(parsed.customer_id), '') as customer_id_clean,
         status_mapping_lookup.status as status_canonical,
         coalesce(status_mapping_lookup.stops_involuntarily, false) as stops_involuntarily_flag,
-        nullif(trim(staged.mrr), '') as mrr_text,
-        try_cast(nullif(trim(staged.mrr), '') as decimal(38, 12)) as mrr_decimal,
-        upper(coalesce(nullif(trim(staged.currency), ''), $currency)) as currency_clean,
-        nullif(trim(staged.started_at), '') as started_at_text,
-        nullif(trim(staged.canceled_at), '') as canceled_at_text,
-        nullif(trim(staged.ended_at), '') as ended_at_text,
-        -- a text without offset is read in the session time zone (the business one)
-        cast(try_cast(nullif(trim(staged.started_at), '') as timestamptz) as date) as started_at_date,
-        cast(try_cast(nullif(trim(staged.canceled_at), '') as timestamptz) as date) as canceled_at_date,
-        cast(try_cast(nullif(trim(staged.ended_at), '') as timestamptz) as date) as ended_at_date
-    from staged
+        nullif(trim(parsed.mrr), '') as mrr_text,
+        try_cast(nullif(trim(parsed.mrr), '') as decimal(38, 12)) as mrr_decimal,
+        upper(coalesce(nullif(trim(parsed.currency), ''), $currency)) as currency_clean,
+        nullif(trim(parsed.started_at), '') as started_at_text,
+        nullif(trim(parsed.canceled_at), '') as canceled_at_text,
+        nullif(trim(parsed.ended_at), '') as ended_at_text,
+        -- 'infinity' and years past 9999 parse but are no dates anyone can use: invalid
+        case
+            when isfinite(parsed.started_at_timestamp) and year(parsed.started_at_timestamp) <= 9999
+                then cast(parsed.started_at_timestamp as date)
+        end as started_at_date,
+        case
+            when isfinite(parsed.canceled_at_timestamp) and year(parsed.canceled_at_timestamp) <= 9999
+                then cast(parsed.canceled_at_timestamp as date)
+        end as canceled_at_date,
+        case
+            when isfinite(parsed.ended_at_timestamp) and year(parsed.ended_at_timestamp) <= 9999
+                then cast(parsed.ended_at_timestamp as date)
+        end as ended_at_date
+    from parsed_timestamps as parsed
     left join status_mapping_lookup
-        on lower(trim(staged.status)) = status_mapping_lookup.status_key
+        on lower(trim(parsed.status)) = status_mapping_lookup.status_key
 ),
 
 with_minor_units as (
     select
         *,
-        -- exact decimal arithmetic, rounding half away from zero (= half up for MRR >= 0)
-        cast(
-            round(mrr_decimal * case $currency_exponent when 0 then 1 when 1 then 10 when 2 then 100 else 1000 end)
-            as hugeint
-        ) as mrr_minor_units,
+        -- exact decimal arithmetic, rounding half away from zero (= half up for MRR >= 0);
+        -- NULL above 10^20 major units, where decimal(38, 12) would overflow (above any ceiling)
+        case
+            when mrr_decimal < 1e20 then cast(
+                round(mrr_decimal * case $currency_exponent when 0 then 1 when 1 then 10 when 2 then 100 else 1000 end)
+                as hugeint
+            )
+        end as mrr_minor_units,
         count(*) over (
             partition by snapshot_date_of_file, subscription_id_clean
         ) as copies_of_subscription_id
@@ -56,7 +78,7 @@ first_broken_rule as (
             when mrr_text is null then 'missing_mrr'
             when mrr_decimal is null then 'invalid_mrr'
             when mrr_decimal < 0 then 'negative_mrr'
-            when mrr_minor_units > $max_mrr_minor_units then 'mrr_above_ceiling'
+            when mrr_minor_units is null or mrr_minor_units > $max_mrr_minor_units then 'mrr_above_ceiling'
             when currency_clean <> $currency then 'foreign_currency'
             when started_at_text is not null and started_at_date is null then 'invalid_started_at'
             when canceled_at_text is not null and canceled_at_date is null then 'invalid_canceled_at'
