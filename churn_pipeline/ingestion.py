@@ -126,6 +126,10 @@ def ingest_window(
         "max_mrr_minor_units": settings.max_mrr * 10**settings.currency_exponent,
     }
     warehouse.run(conn, settings, "staging/validated_rows", params)
+    # needs the history before the window, so it runs apart from the per-row rules
+    warehouse.run(
+        conn, settings, "staging/quarantine_changed_customers", {"window_start": window_start}
+    )
     warehouse.run(conn, settings, "staging/delivery_accounting")
     plan = pd.DataFrame(
         plan_rows,
