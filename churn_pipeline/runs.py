@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import socket
@@ -45,6 +46,19 @@ def prepare_dagster_home(settings: Settings) -> Path:
     if not target.exists() and INSTANCE_TEMPLATE.exists():
         shutil.copyfile(INSTANCE_TEMPLATE, target)
     return home
+
+
+def open_instance(settings: Settings) -> dg.DagsterInstance:
+    """The instance in DAGSTER_HOME; creation is serialised so that two processes starting
+    together on a fresh home do not both create its SQLite tables."""
+    home = prepare_dagster_home(settings)
+    os.environ["DAGSTER_HOME"] = str(home)
+    with (home / ".instance.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return dg.DagsterInstance.get()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def snapshot_window(settings: Settings, start: date | None, end: date | None) -> tuple[date, date]:

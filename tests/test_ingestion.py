@@ -186,17 +186,40 @@ def test_a_resent_day_replaces_the_older_rows(project: Project) -> None:
 
 
 def test_a_restated_period_shows_a_newer_computed_at(project: Project) -> None:
-    for day, mrr in (("2025-01-01", "10"), ("2025-01-02", "10"), ("2025-01-03", "10"), ("2025-01-04", "10")):
+    for day, mrr in (
+        ("2025-01-01", "10"),
+        ("2025-01-02", "10"),
+        ("2025-01-03", "10"),
+        ("2025-01-04", "10"),
+    ):
         project.write_csv(day, [sub("a", "c1", "active", mrr)])
     project.run("2025-01-01", "2025-01-04")
-    before = dict(project.query("select period_start, computed_at from reporting.churn_by_period where grain = 'day'"))
+    before = dict(
+        project.query(
+            "select period_start, computed_at from reporting.churn_by_period where grain = 'day'"
+        )
+    )
     project.run("2025-01-04", "2025-01-04")  # nothing changed: nothing restated
-    assert dict(project.query("select period_start, computed_at from reporting.churn_by_period where grain = 'day'")) == before
+    assert (
+        dict(
+            project.query(
+                "select period_start, computed_at from reporting.churn_by_period where grain = 'day'"
+            )
+        )
+        == before
+    )
     project.write_csv("2025-01-03", [sub("a", "c1", "active", "15")])  # a corrected day
     project.run("2025-01-03", "2025-01-03")
-    after = dict(project.query("select period_start, computed_at from reporting.churn_by_period where grain = 'day'"))
+    after = dict(
+        project.query(
+            "select period_start, computed_at from reporting.churn_by_period where grain = 'day'"
+        )
+    )
     assert after[date(2025, 1, 2)] == before[date(2025, 1, 2)]
-    assert after[date(2025, 1, 3)] > before[date(2025, 1, 3)] and after[date(2025, 1, 4)] > before[date(2025, 1, 4)]
+    assert (
+        after[date(2025, 1, 3)] > before[date(2025, 1, 3)]
+        and after[date(2025, 1, 4)] > before[date(2025, 1, 4)]
+    )
 
 
 def test_a_gap_is_recorded_not_fatal(project: Project) -> None:
