@@ -306,12 +306,14 @@ def report(
     """Print the headline churn table for a grain, with the reason mix of its last complete period."""
     from churn_pipeline.query import QueryError
 
-    if html is not None:
-        raise UserError(
-            "--html is not available yet: the visual report is not built (see the README)"
-        )
+    settings = _settings()
     try:
-        _print_headline(_settings(), grain.value)
+        _print_headline(settings, grain.value)
+        if html is not None:
+            from churn_pipeline.html_report import write_html_report
+
+            written = write_html_report(settings, html, grain.value)
+            console.print(f"wrote the visual report to {written}")
     except QueryError as error:
         raise UserError(str(error)) from None
 

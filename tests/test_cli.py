@@ -119,6 +119,18 @@ def test_report_for_another_grain(after_run: tuple[Env, subprocess.CompletedProc
     assert "Churn by quarter" in out and "2025-01-01 *" in out
 
 
+def test_report_writes_the_html_page(
+    after_run: tuple[Env, subprocess.CompletedProcess[str]],
+) -> None:
+    cli, _ = after_run
+    target = cli.root / "out.html"
+    out = cli.run("report", "--html", str(target)).stdout
+    assert "wrote the visual report" in out
+    page = target.read_text(encoding="utf-8")
+    assert 'data-metric="logo_churn_rate"' in page and "<script" in page
+    assert (cli.root / "published" / "report.html").is_file()  # the nightly asset refreshes it too
+
+
 def test_user_errors_are_one_line(tmp_path: Path) -> None:
     cli = make_env(tmp_path)
     assert_one_line_error(cli.run("run", check=False), "is empty or missing")

@@ -22,6 +22,7 @@ EXPECTED_ASSETS = {
     "reporting/churn_reasons_by_period",
     "reporting/unmapped_reasons",
     "reporting/published_copy",
+    "reporting/html_report",
 }
 
 

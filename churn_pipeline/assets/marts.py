@@ -15,6 +15,7 @@ from churn_pipeline.assets.common import (
     markdown_preview,
     table_row_count,
 )
+from churn_pipeline.html_report import write_html_report
 from churn_pipeline.publish import publish
 from churn_pipeline.reasons import categorize_reasons, mapping_for
 from churn_pipeline.settings import Settings
@@ -191,6 +192,7 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
         churn_by_period,
         churn_reasons_by_period,
         build_publish_asset(),
+        build_html_report_asset(),
         *build_mart_checks(),
     ]
 
@@ -276,3 +278,25 @@ def build_publish_asset() -> dg.AssetsDefinition:
         )
 
     return published_copy
+
+
+def build_html_report_asset() -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["reporting", "html_report"],
+        deps=[dg.AssetKey(["reporting", "published_copy"])],
+        group_name="reporting",
+        backfill_policy=ASSET_BACKFILL_POLICY,
+        kinds={"html", "plotly"},
+        description=(
+            "The visual report (CHURN_PUBLISHED_DIR/report.html): headline numbers of the last "
+            "complete month, churn rates over time, the MRR bridge, the reason mix. Self-contained: "
+            "opens with no network. Rendered from the published copy."
+        ),
+    )
+    def html_report(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
+        path = write_html_report(settings, settings.published_dir / "report.html", "month")
+        return dg.MaterializeResult(
+            metadata={"path": dg.MetadataValue.path(str(path)), "bytes": path.stat().st_size}
+        )
+
+    return html_report
