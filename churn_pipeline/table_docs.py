@@ -45,7 +45,7 @@ def documented_tables(path: Path = TABLES_DOC) -> dict[str, list[DocumentedColum
             continue
         row = ROW.match(line)
         if current and row:
-            names = re.findall(r"`([a-z_]+)`", row.group(1))
+            names = re.findall(r"`([a-z0-9_]+)`", row.group(1))
             tables[current].extend(
                 DocumentedColumn(n, row.group(2), row.group(3).strip()) for n in names
             )

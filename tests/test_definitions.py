@@ -23,6 +23,7 @@ EXPECTED_ASSETS = {
     "reporting/unmapped_reasons",
     "reporting/published_copy",
     "reporting/html_report",
+    "reporting/kpis_by_period",
 }
 
 

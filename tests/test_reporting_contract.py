@@ -49,6 +49,7 @@ def test_published_tables_have_exactly_the_documented_columns_and_types(publishe
     assert set(documented) == {
         "reporting.churn_by_period", "reporting.churn_reasons_by_period", "reporting.customer_movements",
         "reporting.unmapped_reasons", "reporting.pipeline_runs",
+        "reporting.kpis_by_period",
     }  # fmt: skip
     tables = set(
         run_query(

@@ -383,3 +383,33 @@ def test_duplicated_rows_keep_the_previous_state_too(project: Project) -> None:
 
     build(project, "2025-01-31", "2025-02-28", rows)
     assert movement_list(project, "Q") == []
+
+
+def test_arpa_excludes_held_customers_and_lifetime_value_uses_six_months(project: Project) -> None:
+    def rows(d: str) -> list[dict]:
+        # 20 customers of 10.00; from January one leaves on the 10th of each month; P pauses
+        months_gone = (
+            max(0, (int(d[:4]) - 2025) * 12 + int(d[5:7]) - (0 if d[8:] >= "10" else 1))
+            if d >= "2025-01-10"
+            else 0
+        )
+        active = [sub(f"s{i}", f"C{i:02d}", "active", "10.00") for i in range(months_gone, 20)]
+        return [*active, sub("p", "P", "paused" if d >= "2025-01-05" else "active", "50.00")]
+
+    build(project, "2024-12-31", "2025-07-31", rows)
+    july = project.query_dicts(
+        "select * from reporting.kpis_by_period where grain = 'month' and period_start = '2025-07-01'"
+    )[0]
+    assert july["paying_customers_end"] == 13
+    assert july["arpa"] == pytest.approx(1000.0)  # P is held: not in the denominator
+    # Feb..Jul: one of 20 (+P) at the start of February is lost each month
+    rates = [r[0] for r in project.query(
+        "select logo_churn_rate from reporting.churn_by_period where grain = 'month' "
+        "and period_start between '2025-02-01' and '2025-07-01' order by period_start")]  # fmt: skip
+    assert rates == pytest.approx([1 / n for n in (20, 19, 18, 17, 16, 15)])
+    assert july["trailing_6m_monthly_logo_churn"] == pytest.approx(sum(rates) / 6)
+    assert july["customer_lifetime_value"] == pytest.approx(1000.0 / (sum(rates) / 6))
+    may = project.query_dicts(
+        "select * from reporting.kpis_by_period where grain = 'month' and period_start = '2025-05-01'"
+    )[0]
+    assert may["customer_lifetime_value"] is None  # only five complete months (Jan–May) by then

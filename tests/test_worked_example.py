@@ -151,3 +151,14 @@ def test_worked_example_reasons(worked_example: Project) -> None:
         round(100 / 150, 6),
         round(30 / 150, 6),
     ]
+
+
+def test_worked_example_companion_kpis(worked_example: Project) -> None:
+    [kpis] = worked_example.query_dicts(
+        "select * from reporting.kpis_by_period where grain = 'month' and period_start = '2025-02-01'"
+    )
+    assert kpis["paying_customers_end"] == 2  # B and E
+    assert kpis["arpa"] == pytest.approx(10500 / 2)
+    assert kpis["quick_ratio"] == pytest.approx((3000 + 3000 + 0) / (15000 + 1500))
+    assert kpis["trailing_6m_monthly_logo_churn"] == pytest.approx(0.5)  # one complete month only
+    assert kpis["customer_lifetime_value"] is None  # fewer than six complete months

@@ -175,6 +175,15 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
         "select * from reporting.churn_reasons_by_period where grain = 'month' "
         "order by period_start desc, churned_customers desc limit 10",
     )
+    kpis_by_period = _sql_table_asset(
+        dg.AssetKey(["reporting", "kpis_by_period"]),
+        "marts/kpis_by_period",
+        [CHURN_BY_PERIOD, DAILY_TOTALS],
+        "reporting",
+        "Companion KPIs per grain and period: ARPA, customer lifetime value (trailing six complete "
+        "months of logo churn) and the MRR quick ratio (METRICS.md §7).",
+        "select * from reporting.kpis_by_period where grain = 'month' order by period_start desc limit 12",
+    )
     unmapped_reasons = _sql_table_asset(
         UNMAPPED_REASONS,
         "reporting/unmapped_reasons",
@@ -187,6 +196,7 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
     return [
         churn_reason_categories,
         unmapped_reasons,
+        kpis_by_period,
         daily_customer_totals,
         reporting_movements,
         churn_by_period,
@@ -256,7 +266,13 @@ def build_mart_checks() -> list[dg.AssetChecksDefinition]:
 def build_publish_asset() -> dg.AssetsDefinition:
     @dg.asset(
         key=["reporting", "published_copy"],
-        deps=[REPORTING_MOVEMENTS, CHURN_BY_PERIOD, REASONS_BY_PERIOD, UNMAPPED_REASONS],
+        deps=[
+            REPORTING_MOVEMENTS,
+            CHURN_BY_PERIOD,
+            REASONS_BY_PERIOD,
+            UNMAPPED_REASONS,
+            dg.AssetKey(["reporting", "kpis_by_period"]),
+        ],
         group_name="reporting",
         pool=WAREHOUSE_POOL,
         backfill_policy=ASSET_BACKFILL_POLICY,

@@ -25,7 +25,11 @@ movement_deltas as (
                 else 0
             end
         ) as customer_delta,
-        sum(coalesce(mrr_after, 0) - coalesce(mrr_before, 0)) as mrr_delta
+        sum(coalesce(mrr_after, 0) - coalesce(mrr_before, 0)) as mrr_delta,
+        -- paying = active with MRR > 0 (a held customer is active with MRR 0)
+        sum(
+            cast(coalesce(mrr_after, 0) > 0 as integer) - cast(coalesce(mrr_before, 0) > 0 as integer)
+        ) as paying_delta
     from core.customer_movements
     group by movement_date
 ),
@@ -43,6 +47,8 @@ final as (
             as active_customers,
         cast(sum(coalesce(movement_deltas.mrr_delta, 0)) over (order by calendar.day) as bigint)
             as mrr,
+        cast(sum(coalesce(movement_deltas.paying_delta, 0)) over (order by calendar.day) as bigint)
+            as paying_customers,
         snapshot_days.day is not null as has_snapshot
     from calendar
     left join movement_deltas using (day)
