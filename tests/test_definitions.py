@@ -24,6 +24,7 @@ EXPECTED_ASSETS = {
     "reporting/published_copy",
     "reporting/html_report",
     "reporting/kpis_by_period",
+    "reporting/at_risk_customers",
 }
 
 

@@ -50,6 +50,7 @@ def test_published_tables_have_exactly_the_documented_columns_and_types(publishe
         "reporting.churn_by_period", "reporting.churn_reasons_by_period", "reporting.customer_movements",
         "reporting.unmapped_reasons", "reporting.pipeline_runs",
         "reporting.kpis_by_period",
+        "reporting.at_risk_customers",
     }  # fmt: skip
     tables = set(
         run_query(

@@ -413,3 +413,50 @@ def test_arpa_excludes_held_customers_and_lifetime_value_uses_six_months(project
         "select * from reporting.kpis_by_period where grain = 'month' and period_start = '2025-05-01'"
     )[0]
     assert may["customer_lifetime_value"] is None  # only five complete months (Jan–May) by then
+
+
+def test_at_risk_customers_each_signal_from_its_own_scenario(project: Project) -> None:
+    def rows(d: str) -> list[dict]:
+        late_feb = d >= "2025-02-20"
+        return [
+            *steady(d),
+            # past_due twice: the current spell starts Feb 20
+            sub(
+                "a1",
+                "A",
+                "past_due" if ("2025-02-03" <= d < "2025-02-06" or late_feb) else "active",
+                "30.00",
+            ),
+            # scheduled cancellation: still active, canceled_at set, ends in March
+            sub(
+                "b1",
+                "B",
+                "active",
+                "40.00",
+                **(
+                    {"canceled_at": "2025-02-25", "ended_at": "2025-03-25"}
+                    if d >= "2025-02-25"
+                    else {}
+                ),
+            ),
+            # paused since Feb 10
+            sub("c1", "C", "paused" if d >= "2025-02-10" else "active", "50.00"),
+            # contraction on Feb 15 (one of two subscriptions ends)
+            sub("d1", "D", "active", "60.00"),
+            *([sub("d2", "D", "active", "5.00")] if d < "2025-02-15" else []),
+            # recovered past_due: not at risk
+            sub("e1", "E", "past_due" if "2025-02-01" <= d < "2025-02-05" else "active", "70.00"),
+        ]
+
+    build(project, "2025-01-31", "2025-02-28", rows)
+    got = project.query(
+        "select customer_id, signal, since, mrr_at_stake, subscription_id, as_of from reporting.at_risk_customers"
+    )
+    assert got == [
+        ("D", "contraction_last_30_days", date(2025, 2, 15), 6000, None, date(2025, 2, 28)),
+        ("C", "paused", date(2025, 2, 10), 5000, "c1", date(2025, 2, 28)),
+        ("B", "scheduled_cancellation", date(2025, 2, 25), 4000, "b1", date(2025, 2, 28)),
+        ("A", "past_due", date(2025, 2, 20), 3000, "a1", date(2025, 2, 28)),
+        # a pause is also a contraction (METRICS.md §3); nothing left to lose but the plan
+        ("C", "contraction_last_30_days", date(2025, 2, 10), 0, None, date(2025, 2, 28)),
+    ]

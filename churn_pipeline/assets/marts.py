@@ -21,6 +21,7 @@ from churn_pipeline.reasons import categorize_reasons, mapping_for
 from churn_pipeline.settings import Settings
 from churn_pipeline.table_docs import column_schema
 
+SNAPSHOTS = dg.AssetKey(["raw", "subscription_snapshots"])
 MOVEMENTS = dg.AssetKey(["core", "customer_movements"])
 REASON_CATEGORIES = dg.AssetKey(["core", "churn_reason_categories"])
 DAILY_TOTALS = dg.AssetKey(["core", "daily_customer_totals"])
@@ -184,6 +185,16 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
         "months of logo churn) and the MRR quick ratio (METRICS.md §7).",
         "select * from reporting.kpis_by_period where grain = 'month' order by period_start desc limit 12",
     )
+    at_risk_customers = _sql_table_asset(
+        dg.AssetKey(["reporting", "at_risk_customers"]),
+        "marts/at_risk_customers",
+        [MOVEMENTS, SNAPSHOTS],
+        "reporting",
+        "Customers active at the latest snapshot showing a warning sign: past_due, a scheduled "
+        "cancellation, a pause, or a contraction in the last 30 days; with since when and the MRR "
+        "at stake (METRICS.md §7).",
+        "select * from reporting.at_risk_customers limit 10",
+    )
     unmapped_reasons = _sql_table_asset(
         UNMAPPED_REASONS,
         "reporting/unmapped_reasons",
@@ -197,6 +208,7 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
         churn_reason_categories,
         unmapped_reasons,
         kpis_by_period,
+        at_risk_customers,
         daily_customer_totals,
         reporting_movements,
         churn_by_period,
@@ -272,6 +284,7 @@ def build_publish_asset() -> dg.AssetsDefinition:
             REASONS_BY_PERIOD,
             UNMAPPED_REASONS,
             dg.AssetKey(["reporting", "kpis_by_period"]),
+            dg.AssetKey(["reporting", "at_risk_customers"]),
         ],
         group_name="reporting",
         pool=WAREHOUSE_POOL,
