@@ -60,7 +60,10 @@ def discover(landing_dir: Path) -> dict[date, SnapshotSource]:
             if not hive:
                 continue
             day = _parse_date(hive["date"], entry)
+            _refuse_escape(entry, landing_dir)
             parts = tuple(sorted(p for p in entry.glob("*.parquet") if p.is_file()))
+            for part in parts:
+                _refuse_escape(part, landing_dir)
             if not parts:
                 raise LandingError(f"{entry}: the folder holds no *.parquet file")
             found[day].append(SnapshotSource(day, "parquet", parts))
@@ -68,6 +71,7 @@ def discover(landing_dir: Path) -> dict[date, SnapshotSource]:
         suffix = entry.suffix.lower()
         if suffix not in (".csv", ".parquet"):
             continue
+        _refuse_escape(entry, landing_dir)
         dated = DATED_FILE.match(entry.name)
         if not dated:
             raise LandingError(
@@ -86,6 +90,14 @@ def discover(landing_dir: Path) -> dict[date, SnapshotSource]:
             )
         sources[day] = candidates[0]
     return dict(sorted(sources.items()))
+
+
+def _refuse_escape(entry: Path, landing_dir: Path) -> None:
+    """A link in the landing folder must not make the pipeline read a file from elsewhere."""
+    root = landing_dir.resolve()
+    target = entry.resolve()
+    if target != root and root not in target.parents:
+        raise LandingError(f"{entry}: points outside the landing folder (to {target}); refused")
 
 
 def earliest_snapshot_date(landing_dir: Path) -> date | None:

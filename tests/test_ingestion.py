@@ -317,3 +317,11 @@ def test_a_file_with_too_many_rejected_rows_is_refused_and_treated_as_a_gap(
     assert project.query(
         "select count(*) from core.customer_movements where movement = 'churn'"
     ) == [(0,)]
+
+
+def test_a_link_out_of_the_landing_folder_is_refused(project: Project) -> None:
+    outside = project.root / "elsewhere.csv"
+    outside.write_text("subscription_id,customer_id,status,mrr\ns,c,active,1\n")
+    (project.landing / "2025-01-01.csv").symlink_to(outside)
+    with pytest.raises(RunFailedError, match=r"2025-01-01\.csv: points outside the landing folder"):
+        project.run("2025-01-01", "2025-01-01")
