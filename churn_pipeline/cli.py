@@ -173,19 +173,18 @@ def _execute(settings: Settings, start: date | None, end: date | None, label: st
         task = progress.add_task(f"{label} {first}…{last} (Dagster run {run_id[:8]})", total=None)
         worker.start()
         while worker.is_alive():
-            done, total, current = _step_progress(instance, run_id)
+            done, current = _step_progress(instance, run_id)
             progress.update(
                 task,
                 completed=done,
-                total=total or None,
                 description=f"{label} {first}…{last} (run {run_id[:8]}) {current}",
             )
             time.sleep(0.3)
-        done, total, _ = _step_progress(instance, run_id)
+        done, _ = _step_progress(instance, run_id)
         progress.update(
             task,
             completed=done,
-            total=total or done,
+            total=done,
             description=f"{label} {first}…{last} (run {run_id[:8]})",
         )
     error = outcome["error"]
@@ -199,7 +198,8 @@ def _execute(settings: Settings, start: date | None, end: date | None, label: st
     console.print(f"run {run_id} succeeded; Dagster home {settings.dagster_home}")
 
 
-def _step_progress(instance: object, run_id: str) -> tuple[int, int, str]:
+def _step_progress(instance: object, run_id: str) -> tuple[int, str]:
+    """(steps finished, the step running now) of a run, from the instance's event log."""
     import dagster as dg
 
     try:
@@ -207,7 +207,7 @@ def _step_progress(instance: object, run_id: str) -> tuple[int, int, str]:
             run_id, of_type={dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS}
         )  # type: ignore[attr-defined]
     except Exception:  # the run may not exist yet
-        return 0, 0, ""
+        return 0, ""
     started = [
         r.step_key
         for r in records
@@ -219,7 +219,7 @@ def _step_progress(instance: object, run_id: str) -> tuple[int, int, str]:
         if r.dagster_event and r.dagster_event.event_type == dg.DagsterEventType.STEP_SUCCESS
     }
     running = [s for s in started if s not in finished]
-    return len(finished), 0, (running[-1] if running else "")
+    return len(finished), (running[-1] if running else "")
 
 
 def _print_headline(settings: Settings, grain: str = "month") -> None:

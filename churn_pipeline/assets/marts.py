@@ -4,6 +4,7 @@ These are unpartitioned: each recomputes from the movement log in one statement
 (`create or replace table ... as`), which is atomic and cheap next to movement derivation.
 """
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -33,12 +34,15 @@ UNMAPPED_REASONS = dg.AssetKey(["reporting", "unmapped_reasons"])
 
 def _sql_table_asset(
     key: dg.AssetKey,
-    sql_name: str,
+    sql_names: str | tuple[str, ...],
     deps: list[dg.AssetKey],
     group: str,
     description: str,
     preview_sql: str,
+    run_params: Callable[[], dict[str, object]] = dict,
 ) -> dg.AssetsDefinition:
+    """An asset that runs its SQL file(s) in order (each one statement) and reports the table."""
+    steps = (sql_names,) if isinstance(sql_names, str) else sql_names
     table = ".".join(key.path)
     schema = {"dagster/column_schema": column_schema(table)} if key.path[0] == "reporting" else {}
 
@@ -53,8 +57,10 @@ def _sql_table_asset(
         metadata=schema,
     )
     def _asset(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
+        params = run_params()
         with warehouse.open_warehouse(settings) as conn:
-            warehouse.run(conn, settings, sql_name)
+            for step in steps:
+                warehouse.run(conn, settings, step, params)
             return dg.MaterializeResult(
                 metadata={
                     **schema,
@@ -125,47 +131,19 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
         "select * from reporting.customer_movements order by movement_date desc, customer_id limit 10",
     )
 
-    @dg.asset(
-        key=CHURN_BY_PERIOD,
-        deps=[MOVEMENTS, DAILY_TOTALS],
-        group_name="reporting",
-        pool=WAREHOUSE_POOL,
-        backfill_policy=ASSET_BACKFILL_POLICY,
-        kinds={"duckdb", "sql"},
-        metadata={"dagster/column_schema": column_schema("reporting.churn_by_period")},
-        description=(
-            "One row per grain and period: customer counts, logo churn rates, the MRR bridge and "
-            "revenue retention (METRICS.md §4–§5), with computed_at moving only when a row's "
-            "values change (restatements are visible)."
-        ),
+    churn_by_period = _sql_table_asset(
+        CHURN_BY_PERIOD,
+        ("marts/churn_by_period_computed", "marts/churn_by_period_init", "marts/churn_by_period"),
+        [MOVEMENTS, DAILY_TOTALS],
+        "reporting",
+        "One row per grain and period: customer counts, logo churn rates, the MRR bridge and "
+        "revenue retention (METRICS.md §4–§5), with computed_at moving only when a row's "
+        "values change (restatements are visible).",
+        "select period_start, is_complete, customers_start, customers_end, logo_churn_rate, "
+        "mrr_start, mrr_end, nrr, grr from reporting.churn_by_period where grain = 'month' "
+        "order by period_start desc limit 12",
+        run_params=lambda: {"computed_at": datetime.now(UTC).replace(tzinfo=None)},
     )
-    def churn_by_period(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
-        with warehouse.open_warehouse(settings) as conn:
-            warehouse.run(conn, settings, "marts/churn_by_period_computed")
-            warehouse.run(conn, settings, "marts/churn_by_period_init")
-            warehouse.run(
-                conn,
-                settings,
-                "marts/churn_by_period",
-                {"computed_at": datetime.now(UTC).replace(tzinfo=None)},
-            )
-            restated = conn.execute(
-                "select count(*) from reporting.churn_by_period where computed_at = (select max(computed_at) from reporting.churn_by_period)"
-            ).fetchone()
-            return dg.MaterializeResult(
-                metadata={
-                    "dagster/column_schema": column_schema("reporting.churn_by_period"),
-                    "dagster/row_count": table_row_count(conn, "reporting.churn_by_period"),
-                    "rows_with_new_values": int(restated[0]) if restated else 0,
-                    "preview": markdown_preview(
-                        conn,
-                        "select period_start, is_complete, customers_start, customers_end, logo_churn_rate, "
-                        "mrr_start, mrr_end, nrr, grr from reporting.churn_by_period where grain = 'month' "
-                        "order by period_start desc limit 12",
-                    ),
-                }
-            )
-
     churn_reasons_by_period = _sql_table_asset(
         REASONS_BY_PERIOD,
         "marts/churn_reasons_by_period",
