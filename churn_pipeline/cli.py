@@ -292,8 +292,19 @@ def query(
         for column in frame.columns:
             table.add_column(str(column))
         for row in frame.itertuples(index=False):
-            table.add_row(*("" if value is None or value != value else str(value) for value in row))
+            table.add_row(*(_table_cell(value) for value in row))
         console.print(table)
+
+
+def _table_cell(value: object) -> str:
+    """A query result value as text: empty for NULL, a date without a midnight time."""
+    import pandas as pd
+
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+        return ""
+    if isinstance(value, pd.Timestamp) and value == value.normalize() and value.tz is None:
+        return value.date().isoformat()
+    return str(value)
 
 
 @app.command()

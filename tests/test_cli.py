@@ -93,6 +93,12 @@ def test_query_formats(after_run: tuple[Env, subprocess.CompletedProcess[str]]) 
     as_csv = cli.run("query", sql, "--format", "csv").stdout.splitlines()
     assert as_csv[0] == "grain,periods" and len(as_csv) == 7
     assert "month" in cli.run("query", sql).stdout
+    # NULLs of integer columns and plain dates print as such in the table format
+    table = cli.run(
+        "query",
+        "select cast(null as bigint) as no_value, date '2025-01-31' as a_day, 7 as seven",
+    ).stdout
+    assert "2025-01-31" in table and "00:00:00" not in table and "<NA>" not in table
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,13 @@ EXPECTED_ASSETS = {
     "reporting/html_report",
     "reporting/kpis_by_period",
     "reporting/at_risk_customers",
+    "core/customer_months",
+    "core/churn_forecasts",
+    "reporting/churn_by_tenure",
+    "reporting/customer_survival",
+    "reporting/churn_seasonality",
+    "reporting/churn_forecast",
+    "reporting/churn_forecast_backtest",
 }
 
 

@@ -51,6 +51,8 @@ def test_published_tables_have_exactly_the_documented_columns_and_types(publishe
         "reporting.unmapped_reasons", "reporting.pipeline_runs",
         "reporting.kpis_by_period",
         "reporting.at_risk_customers",
+        "reporting.churn_by_tenure", "reporting.customer_survival", "reporting.churn_seasonality",
+        "reporting.churn_forecast", "reporting.churn_forecast_backtest",
     }  # fmt: skip
     tables = set(
         run_query(

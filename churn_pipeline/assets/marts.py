@@ -30,6 +30,13 @@ REPORTING_MOVEMENTS = dg.AssetKey(["reporting", "customer_movements"])
 CHURN_BY_PERIOD = dg.AssetKey(["reporting", "churn_by_period"])
 REASONS_BY_PERIOD = dg.AssetKey(["reporting", "churn_reasons_by_period"])
 UNMAPPED_REASONS = dg.AssetKey(["reporting", "unmapped_reasons"])
+CUSTOMER_MONTHS = dg.AssetKey(["core", "customer_months"])
+CHURN_FORECASTS = dg.AssetKey(["core", "churn_forecasts"])
+CHURN_BY_TENURE = dg.AssetKey(["reporting", "churn_by_tenure"])
+CUSTOMER_SURVIVAL = dg.AssetKey(["reporting", "customer_survival"])
+CHURN_SEASONALITY = dg.AssetKey(["reporting", "churn_seasonality"])
+CHURN_FORECAST = dg.AssetKey(["reporting", "churn_forecast"])
+FORECAST_BACKTEST = dg.AssetKey(["reporting", "churn_forecast_backtest"])
 
 
 def _sql_table_asset(
@@ -185,6 +192,7 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
     return [
         churn_reason_categories,
         unmapped_reasons,
+        *build_lifetime_assets(),
         kpis_by_period,
         at_risk_customers,
         daily_customer_totals,
@@ -194,6 +202,80 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
         build_publish_asset(),
         build_html_report_asset(),
         *build_mart_checks(),
+    ]
+
+
+def build_lifetime_assets() -> list[dg.AssetsDefinition]:
+    """Tenure, survival, seasonality and the back-tested forecast (METRICS.md §7)."""
+    return [
+        _sql_table_asset(
+            CUSTOMER_MONTHS,
+            "marts/customer_months",
+            [MOVEMENTS],
+            "core",
+            "One row per customer and calendar month at whose start it was active: tenure month, "
+            "MRR at start, active at the end. The exposure unit of tenure hazards and forecasts.",
+            "select * from core.customer_months order by month_start desc, customer_id limit 10",
+        ),
+        _sql_table_asset(
+            CHURN_BY_TENURE,
+            "marts/churn_by_tenure",
+            [CUSTOMER_MONTHS],
+            "reporting",
+            "Life table by tenure month (months since the first paying day): customers exposed at "
+            "the start of a complete month, churned by its end, hazard; the opening base apart.",
+            "select * from reporting.churn_by_tenure order by tenure_month nulls last limit 15",
+        ),
+        _sql_table_asset(
+            CUSTOMER_SURVIVAL,
+            "marts/customer_survival",
+            [MOVEMENTS],
+            "reporting",
+            "Kaplan–Meier curve of customer lifetime (first paying day to first churn, customers "
+            "still active right-censored; opening base left out) with a Greenwood 95% interval.",
+            "select * from reporting.customer_survival order by tenure_days limit 15",
+        ),
+        _sql_table_asset(
+            CHURN_SEASONALITY,
+            "marts/churn_seasonality",
+            [CHURN_BY_PERIOD],
+            "reporting",
+            "Churn by month of the year over the history: pooled logo churn rate per calendar "
+            "month, its spread across years, and an index against the overall rate.",
+            "select month_name, months_observed, logo_churn_rate, churn_index "
+            "from reporting.churn_seasonality order by month_of_year",
+        ),
+        _sql_table_asset(
+            CHURN_FORECASTS,
+            "marts/churn_forecasts",
+            [CUSTOMER_MONTHS, CHURN_BY_PERIOD],
+            "core",
+            "The tenure-hazard forecast for every complete past month and quarter (from the day "
+            "before each) and for the next month and quarter after the latest snapshot.",
+            "select forecast_kind, grain, period_start, expected_churned_customers, "
+            "actual_churned_customers from core.churn_forecasts order by period_start desc limit 10",
+        ),
+        _sql_table_asset(
+            FORECAST_BACKTEST,
+            "marts/churn_forecast_backtest",
+            [CHURN_FORECASTS],
+            "reporting",
+            "The forecast method on every past month and quarter it could have forecast, against "
+            "what happened and the naive 'same rate as last period' baseline, with mean errors.",
+            "select grain, period_start, forecast_churned_customers, actual_churned_customers, "
+            "naive_churned_customers from reporting.churn_forecast_backtest "
+            "order by grain, period_start desc limit 12",
+        ),
+        _sql_table_asset(
+            CHURN_FORECAST,
+            "marts/churn_forecast",
+            [CHURN_FORECASTS, FORECAST_BACKTEST],
+            "reporting",
+            "Expected churned customers and MRR in the next month and quarter after the latest "
+            "snapshot, from the trailing year's tenure hazards, with a 95% interval and the "
+            "back-test error beside it.",
+            "select * from reporting.churn_forecast",
+        ),
     ]
 
 
@@ -263,6 +345,11 @@ def build_publish_asset() -> dg.AssetsDefinition:
             UNMAPPED_REASONS,
             dg.AssetKey(["reporting", "kpis_by_period"]),
             dg.AssetKey(["reporting", "at_risk_customers"]),
+            CHURN_BY_TENURE,
+            CUSTOMER_SURVIVAL,
+            CHURN_SEASONALITY,
+            CHURN_FORECAST,
+            FORECAST_BACKTEST,
         ],
         group_name="reporting",
         pool=WAREHOUSE_POOL,

@@ -1,0 +1,129 @@
+-- core.customer_months: one row per customer and calendar month at whose start the customer was
+-- active (the monthly exposure unit of the tenure hazards, the seasonality and the forecast).
+-- Months are those whose start state is known (a snapshot on or before the day before the 1st)
+-- and that have begun by the latest snapshot. `active_at_end` is the state at the end of the
+-- month, or at the latest snapshot for the month that holds it (`month_complete` false).
+-- Summed over a month, the rows give churn_by_period's customers_start and churned_from_start.
+-- Tenure month = whole months from the first paying day to the 1st of the month (a customer
+-- who first paid on Jan 20 is in tenure month 0 in February); it never resets on reactivation.
+-- The opening base has no known first paying day: tenure_month is NULL (is_opening).
+-- `active_three_months_later` is the same at the end of the month two months on (the horizon of
+-- a quarter-ahead forecast), `three_months_complete` whether that day has a snapshot behind it.
+create or replace table core.customer_months as
+with snapshot_range as (
+    select
+        min(snapshot_date) as first_snapshot_date,
+        max(snapshot_date) as latest_snapshot_date
+    from raw.snapshot_deliveries
+    where status = 'loaded'
+),
+
+calendar_months as (
+    select
+        cast(series.month_start as date) as month_start,
+        cast(series.month_start + interval 1 month as date) as month_end,
+        snapshot_range.latest_snapshot_date
+    from snapshot_range,
+        unnest(
+            generate_series(
+                date_trunc('month', snapshot_range.first_snapshot_date) + interval 1 month,
+                date_trunc('month', snapshot_range.latest_snapshot_date),
+                interval 1 month
+            )
+        ) as series (month_start)
+),
+
+opening_customers as (
+    select distinct customer_id
+    from core.customer_movements
+    where movement = 'opening'
+),
+
+customers as (
+    select
+        activations.customer_id,
+        activations.first_activation_date,
+        opening_customers.customer_id is not null as is_opening
+    from core.customer_first_activation as activations
+    left join opening_customers using (customer_id)
+),
+
+customer_month_grid as (
+    select
+        customers.customer_id,
+        customers.first_activation_date,
+        customers.is_opening,
+        calendar_months.month_start,
+        calendar_months.month_end,
+        cast(calendar_months.month_start - 1 as date) as start_state_day,
+        least(cast(calendar_months.month_end - 1 as date), calendar_months.latest_snapshot_date)
+            as end_state_day,
+        least(
+            cast(calendar_months.month_start + interval 3 month - interval 1 day as date),
+            calendar_months.latest_snapshot_date
+        ) as three_months_end_state_day,
+        calendar_months.month_end - 1 <= calendar_months.latest_snapshot_date as month_complete,
+        calendar_months.month_start + interval 3 month - interval 1 day
+        <= calendar_months.latest_snapshot_date as three_months_complete
+    from customers
+    inner join calendar_months
+        on customers.first_activation_date < calendar_months.month_start
+),
+
+-- the last movement on or before the day before the 1st decides the start state
+state_at_month_start as (
+    select
+        grid.*,
+        movements.movement <> 'churn' as active_at_start,
+        movements.mrr_after as mrr_start
+    from customer_month_grid as grid
+    asof inner join core.customer_movements as movements
+        on grid.customer_id = movements.customer_id
+        and grid.start_state_day >= movements.movement_date
+),
+
+state_at_month_end as (
+    select
+        exposed.*,
+        movements.movement <> 'churn' as active_at_end,
+        case when movements.movement <> 'churn' then movements.mrr_after end as mrr_end
+    from state_at_month_start as exposed
+    asof inner join core.customer_movements as movements
+        on exposed.customer_id = movements.customer_id
+        and exposed.end_state_day >= movements.movement_date
+    where exposed.active_at_start
+),
+
+state_three_months_later as (
+    select
+        exposed.*,
+        movements.movement <> 'churn' as active_three_months_later
+    from state_at_month_end as exposed
+    asof inner join core.customer_movements as movements
+        on exposed.customer_id = movements.customer_id
+        and exposed.three_months_end_state_day >= movements.movement_date
+),
+
+final as (
+    select
+        customer_id,
+        month_start,
+        month_end,
+        month_complete,
+        is_opening,
+        case when not is_opening then first_activation_date end as first_paying_day,
+        case
+            when not is_opening
+                then date_diff('month', first_activation_date, month_start)
+                    - cast(day(first_activation_date) > 1 as integer)
+        end as tenure_month,
+        mrr_start,
+        active_at_end,
+        mrr_end,
+        three_months_complete,
+        active_three_months_later
+    from state_three_months_later
+)
+
+select * from final
+order by month_start, customer_id
