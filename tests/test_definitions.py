@@ -25,6 +25,7 @@ EXPECTED_ASSETS = {
     "reporting/html_report",
     "reporting/kpis_by_period",
     "reporting/at_risk_customers",
+    "reporting/cohort_retention",
 }
 
 

@@ -51,6 +51,7 @@ def test_published_tables_have_exactly_the_documented_columns_and_types(publishe
         "reporting.unmapped_reasons", "reporting.pipeline_runs",
         "reporting.kpis_by_period",
         "reporting.at_risk_customers",
+        "reporting.cohort_retention",
     }  # fmt: skip
     tables = set(
         run_query(
