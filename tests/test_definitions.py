@@ -32,6 +32,7 @@ EXPECTED_ASSETS = {
     "reporting/churn_seasonality",
     "reporting/churn_forecast",
     "reporting/churn_forecast_backtest",
+    "reporting/cohort_retention",
 }
 
 

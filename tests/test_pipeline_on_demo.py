@@ -169,3 +169,31 @@ def test_reason_shares_sum_to_one_and_reconcile(demo_run: Project) -> None:
         )
     }
     assert len(categories) >= 4
+
+
+def test_cohort_cells_add_up_to_the_period_end_state(demo_run: Project) -> None:
+    """Every active customer is in exactly one cohort: per month, the cohorts' cells sum to
+    churn_by_period's customers_end and mrr_end (reporting.cohort_retention)."""
+    rows = demo_run.query(
+        """
+        with cohort_sums as (
+            select period_start, sum(active_customers) as active, sum(mrr) as mrr,
+                   bool_and(active_customers <= cohort_customers) as bounded
+            from reporting.cohort_retention
+            where cohort_grain = 'month'
+            group by period_start
+        )
+        select p.period_start, p.is_complete, p.customers_end, s.active, p.mrr_end, s.mrr, s.bounded
+        from reporting.churn_by_period p
+        left join cohort_sums s using (period_start)
+        where p.grain = 'month'
+        order by p.period_start
+        """
+    )
+    assert sum(1 for r in rows if r[1]) >= 2  # complete months
+    for start, _, customers_end, active, mrr_end, mrr, bounded in rows:
+        assert (active, mrr, bounded) == (customers_end, mrr_end, True), start
+    cohorts = demo_run.query(
+        "select count(distinct cohort) from reporting.cohort_retention where cohort_grain = 'month'"
+    )
+    assert cohorts[0][0] >= 4  # the opening base and the months since the first snapshot

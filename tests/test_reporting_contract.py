@@ -53,6 +53,7 @@ def test_published_tables_have_exactly_the_documented_columns_and_types(publishe
         "reporting.at_risk_customers",
         "reporting.churn_by_tenure", "reporting.customer_survival", "reporting.churn_seasonality",
         "reporting.churn_forecast", "reporting.churn_forecast_backtest",
+        "reporting.cohort_retention",
     }  # fmt: skip
     tables = set(
         run_query(

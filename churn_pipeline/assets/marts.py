@@ -37,6 +37,7 @@ CUSTOMER_SURVIVAL = dg.AssetKey(["reporting", "customer_survival"])
 CHURN_SEASONALITY = dg.AssetKey(["reporting", "churn_seasonality"])
 CHURN_FORECAST = dg.AssetKey(["reporting", "churn_forecast"])
 FORECAST_BACKTEST = dg.AssetKey(["reporting", "churn_forecast_backtest"])
+COHORT_RETENTION = dg.AssetKey(["reporting", "cohort_retention"])
 
 
 def _sql_table_asset(
@@ -180,6 +181,18 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
         "at stake (METRICS.md §7).",
         "select * from reporting.at_risk_customers limit 10",
     )
+    cohort_retention = _sql_table_asset(
+        COHORT_RETENTION,
+        "marts/cohort_retention",
+        [MOVEMENTS, SNAPSHOTS],
+        "reporting",
+        "Logo and revenue retention by cohort: customers grouped by the month and the quarter of "
+        "their first paying day (the opening base as cohort `opening`), and for each period since, "
+        "the members still active and their MRR relative to the cohort's first period (METRICS.md §7).",
+        "select cohort, period_number, is_complete, cohort_customers, active_customers, "
+        "logo_retention, revenue_retention from reporting.cohort_retention "
+        "where cohort_grain = 'month' order by cohort_start desc, period_number limit 12",
+    )
     unmapped_reasons = _sql_table_asset(
         UNMAPPED_REASONS,
         "reporting/unmapped_reasons",
@@ -195,6 +208,7 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
         *build_lifetime_assets(),
         kpis_by_period,
         at_risk_customers,
+        cohort_retention,
         daily_customer_totals,
         reporting_movements,
         churn_by_period,
@@ -350,6 +364,7 @@ def build_publish_asset() -> dg.AssetsDefinition:
             CHURN_SEASONALITY,
             CHURN_FORECAST,
             FORECAST_BACKTEST,
+            COHORT_RETENTION,
         ],
         group_name="reporting",
         pool=WAREHOUSE_POOL,
