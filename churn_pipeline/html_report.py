@@ -4,8 +4,9 @@
 through any read-only connection on which those names resolve (the warehouse opened
 read-only, where `reporting` is a schema, or the published copy attached as `reporting`)
 and returns the page: the headline numbers of the last complete period, churn rates over
-time, the MRR bridge of the last complete period, the reason mix over time and the churned
-MRR per reason. Numbers are formatted as `churn-pipeline report` prints them.
+time, the MRR bridge of the last complete period, the reason mix over time, the churned
+MRR per reason, and the lifetime panels of `lifetime_charts` (cohort heatmap, survival curve,
+forecast against its back-test). Numbers are formatted as `churn-pipeline report` prints them.
 """
 
 from __future__ import annotations
@@ -20,8 +21,23 @@ import duckdb
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from churn_pipeline.charts import (
+    FONT,
+    base_layout,
+    chart_html,
+    empty,
+    major_units,
+    period_label,
+)
+from churn_pipeline.lifetime_charts import (
+    cohort_heatmap,
+    forecast_chart,
+    forecast_title,
+    lifetime_grain,
+    survival_chart,
+)
 from churn_pipeline.report import GRAINS, money, percent, rows
-from churn_pipeline.settings import Settings, currency_exponent
+from churn_pipeline.settings import Settings
 
 PERIODS_SQL = """
 select period_start, period_end, is_complete, customers_start, customers_end,
@@ -68,15 +84,6 @@ REASON_COLOURS = {
     "payment_failed": "#0072B2",
     "other": "#999999",
     "unknown": "#CFCFCF",
-}
-FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
-CHART_HEIGHT = 400
-# no "send to Plotly Cloud" button (plotly.js 4 shows one by default): the data stays local
-PLOTLY_CONFIG = {
-    "displaylogo": False,
-    "responsive": True,
-    "showSendToCloud": False,
-    "modeBarButtonsToRemove": ["select2d", "lasso2d"],
 }
 # auto-fill, not auto-fit: each chart sizes itself while the page is still being parsed,
 # so the column count must not depend on how many panels exist yet
@@ -143,6 +150,13 @@ def render_html_report(conn: duckdb.DuckDBPyConnection, currency: str, grain: st
                 "reason-mix", "Reason mix over time (share of churned customers)", mix_chart(data)
             ),
             panel("reason-mrr", reason_mrr_title(data), reason_mrr_chart(data)),
+            panel(
+                "cohorts",
+                f"Cohort retention by {lifetime_grain(grain)} (logo)",
+                cohort_heatmap(conn, grain),
+            ),
+            panel("survival", "Customer survival (Kaplan–Meier)", survival_chart(conn)),
+            panel("forecast", forecast_title(conn, grain), forecast_chart(conn, grain, currency)),
             "</div>",
         )
     )
@@ -177,28 +191,8 @@ def panel(panel_id: str, title: str, content: str) -> str:
     )
 
 
-def empty(message: str) -> str:
-    return f'<p class="empty">{escape(message)}</p>'
-
-
 def grain_name(grain: str) -> str:
     return grain.replace("_", "-")
-
-
-def period_label(grain: str, start: date) -> str:
-    """Short period name: 2025-02, 2025-Q1, 2025-H1, 2025-W06, 2025, or the day."""
-    if grain == "month":
-        return f"{start:%Y-%m}"
-    if grain == "quarter":
-        return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
-    if grain == "half_year":
-        return f"{start.year}-H{1 if start.month < 7 else 2}"
-    if grain == "year":
-        return str(start.year)
-    if grain == "week":
-        year, week, _ = start.isocalendar()
-        return f"{year}-W{week:02d}"
-    return start.isoformat()
 
 
 def period_span(period: dict[str, Any]) -> str:
@@ -276,32 +270,6 @@ def headline_section(data: ReportData) -> str:
         "net MRR churn = 1 − NRR (negative: net expansion).</p>"
     )
     return f'<section id="headline">\n<h2>{escape(title)}</h2>\n{table}\n{note}\n</section>'
-
-
-def major_units(minor_units: int, currency: str) -> float:
-    return minor_units / 10 ** currency_exponent(currency)
-
-
-def base_layout(**extra: Any) -> dict[str, Any]:
-    return {
-        "height": CHART_HEIGHT,
-        "margin": {"l": 60, "r": 20, "t": 30, "b": 50},
-        "font": {"family": FONT, "size": 12},
-        "plot_bgcolor": "#ffffff",
-        "paper_bgcolor": "#ffffff",
-        "legend": {"orientation": "h", "y": -0.15},
-        **extra,
-    }
-
-
-def chart_html(figure: go.Figure, div_id: str) -> str:
-    return figure.to_html(
-        full_html=False,
-        include_plotlyjs=False,
-        div_id=div_id,
-        config=PLOTLY_CONFIG,
-        default_height=f"{CHART_HEIGHT}px",
-    )
 
 
 def rates_chart(data: ReportData) -> str:

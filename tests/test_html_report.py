@@ -31,7 +31,9 @@ from tests.conftest import Project
 SPEC = DemoSpec(customers=300, days=120, start=date(2024, 12, 1), seed=5)
 LAST_DAY = SPEC.start + timedelta(days=SPEC.days - 1)  # 2025-03-30: March is still running
 LAST_COMPLETE_MONTH = date(2025, 2, 1)
-CHARTS = ("chart-rates", "chart-bridge", "chart-reason-mix", "chart-reason-mrr")
+PERIOD_CHARTS = ("chart-rates", "chart-bridge", "chart-reason-mix", "chart-reason-mrr")
+LIFETIME_CHARTS = ("chart-cohorts", "chart-survival", "chart-forecast")
+CHARTS = PERIOD_CHARTS + LIFETIME_CHARTS
 HEADLINE_COLUMNS = (
     "period_start", "customers_start", "customers_end", "logo_churn_rate",
     "gross_logo_churn_rate", "mrr_start", "mrr_end", "gross_mrr_churn_rate",
@@ -378,8 +380,11 @@ def test_no_complete_period_renders_messages_instead_of_charts(demo: Project) ->
     html = render(demo, grain="year")  # 2025 is still running
     assert "No complete year yet" in html
     assert 'data-metric="' not in html
-    assert not any(f'id="{chart}"' in html for chart in CHARTS)
+    assert not any(f'id="{chart}"' in html for chart in PERIOD_CHARTS)
     assert html.count('class="empty"') == 5  # headline and four charts
+    # cohorts, survival and the forecast exist for months and quarters: a year report shows months
+    assert all(f'id="{chart}"' in html for chart in LIFETIME_CHARTS)
+    assert "Cohort retention by month" in html
 
 
 def test_empty_reason_tables_render_messages(demo: Project) -> None:
@@ -398,6 +403,10 @@ def test_empty_reason_tables_render_messages(demo: Project) -> None:
         html = render_html_report(conn, "USD", "month")
     assert 'id="chart-rates"' in html and 'id="chart-bridge"' in html
     assert 'id="chart-reason-mix"' not in html and 'id="chart-reason-mrr"' not in html
+    # an older published copy without the lifetime tables gets messages, not an error
+    assert "reporting.cohort_retention is not in these outputs yet" in html
+    assert "reporting.customer_survival is not in these outputs yet" in html
+    assert "The forecast tables are not in these outputs yet" in html
     assert "No customer churned in any complete month." in html
     assert "No customer churned in 2025-02." in html
 
@@ -412,3 +421,34 @@ def test_money_follows_the_currency_exponent(demo: Project) -> None:
 def test_unknown_grain_is_refused(demo: Project) -> None:
     with pytest.raises(ValueError, match="grain must be one of"):
         render(demo, grain="fortnight")
+
+
+def test_lifetime_panels_show_the_numbers_of_the_tables(
+    rendered: RenderedReport, demo: Project
+) -> None:
+    cells = demo.query(
+        "select logo_retention, is_complete from reporting.cohort_retention "
+        "where cohort_grain = 'month'"
+    )
+    assert cells
+    shown = [t for t in svg_texts(section(rendered.dom, "chart-cohorts")) if t.endswith(("%", "*"))]
+    assert sorted(shown) == sorted(
+        f"{logo:.0%}{'' if complete else '*'}" for logo, complete in cells
+    )
+    survival = section(rendered.dom, "chart-survival")
+    assert len(re.findall(r'class="trace scatter', survival)) == 3  # curve and interval band
+    forecast = demo.query_dicts("select * from reporting.churn_forecast where grain = 'month'")[0]
+    assert forecast["period_start"] == date(2025, 4, 1)
+    note = re.search(r'id="forecast-next">([^<]*)<', rendered.dom)
+    assert note is not None
+    assert (
+        f"Next month (2025-04-01): {forecast['expected_churned_customers']:.0f} customers "
+        f"({forecast['churned_customers_low']:.0f}–{forecast['churned_customers_high']:.0f}) "
+        f"of {forecast['customers_at_origin']:,} active on {LAST_DAY}"
+    ) in note.group(1)
+    backtest = demo.query(
+        "select count(*) from reporting.churn_forecast_backtest where grain = 'month'"
+    )[0][0]
+    points = section(rendered.dom, "chart-forecast")
+    assert backtest >= 1
+    assert len(set(re.findall(r">(20\d\d-\d\d)<", points))) == backtest + 1  # and next month
