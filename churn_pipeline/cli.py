@@ -150,13 +150,19 @@ def _ensure_landing(settings: Settings) -> None:
 
 def _execute(settings: Settings, start: date | None, end: date | None, label: str) -> None:
     from churn_pipeline.landing import LandingError
-    from churn_pipeline.runs import RunFailedError, open_instance, run_pipeline, snapshot_window
+    from churn_pipeline.runs import (
+        InstanceError,
+        RunFailedError,
+        open_instance,
+        run_pipeline,
+        snapshot_window,
+    )
 
     try:
         first, last = snapshot_window(settings, start, end)
-    except (LandingError, FileNotFoundError, ValueError) as error:
+        instance = open_instance(settings)
+    except (LandingError, FileNotFoundError, ValueError, InstanceError) as error:
         raise UserError(str(error)) from None
-    instance = open_instance(settings)
     run_id = str(uuid.uuid4())
     outcome: dict[str, BaseException | None] = {"error": None}
 

@@ -53,4 +53,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             *build_run_log_sensors(settings),
         ],
         resources={"settings": settings},
+        # Every writing step waits for the one warehouse slot anyway, so steps run one after the
+        # other in the run's own process: a process per step (the multiprocess default) would
+        # pay Python and Dagster start-up per step for no parallelism.
+        executor=dg.in_process_executor,
     )

@@ -48,6 +48,10 @@ def prepare_dagster_home(settings: Settings) -> Path:
     return home
 
 
+class InstanceError(RuntimeError):
+    """DAGSTER_HOME's instance cannot be opened (its configuration or its database)."""
+
+
 def open_instance(settings: Settings) -> dg.DagsterInstance:
     """The instance in DAGSTER_HOME; creation is serialised so that two processes starting
     together on a fresh home do not both create its SQLite tables."""
@@ -57,6 +61,11 @@ def open_instance(settings: Settings) -> dg.DagsterInstance:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             return dg.DagsterInstance.get()
+        except Exception as error:  # a bad dagster.yaml, an unreachable Postgres: the user's to fix
+            reason = " ".join(str(error).split())
+            raise InstanceError(
+                f"cannot open the Dagster instance in {home} ({home / 'dagster.yaml'}): {reason}"
+            ) from error
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 

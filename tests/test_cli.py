@@ -145,6 +145,17 @@ def test_user_errors_are_one_line(tmp_path: Path) -> None:
         cli.run("backfill", "--start", "2025-13-01", "--end", "2025-01-02", check=False),
         "not a date",
     )
+    # an instance that cannot be opened (here a Postgres nobody listens on) is the user's to fix
+    cli.run("demo-data", "--customers", "20", "--days", "3")
+    home = cli.root / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(
+        "storage:\n  postgres:\n    postgres_db:\n      hostname: 127.0.0.1\n      port: 9\n"
+        "      username: nobody\n      password: ''\n      db_name: nothing\n"
+        "      scheme: postgresql+psycopg2\n",
+        encoding="utf-8",
+    )
+    assert_one_line_error(cli.run("run", check=False), "cannot open the Dagster instance in")
     bad_flag = cli.run("report", "--grain", "fortnight", check=False)
     assert bad_flag.returncode == 2 and "Traceback" not in bad_flag.stderr
     assert "Invalid value for '--grain'" in bad_flag.stderr
