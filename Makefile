@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup run test lint format dev clean
+.PHONY: setup run test lint format dev bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -33,6 +33,9 @@ lint: setup
 format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+bench: setup ## issue #9: backfill, nightly, the DuckDB floor and a pandas peer at 100,000 customers × 730 days
+	$(BIN)/churn-pipeline bench --json data/bench/results.json
 
 dev: setup ## the Dagster UI on the same warehouse and Dagster home
 	$(BIN)/churn-pipeline dev

@@ -336,6 +336,79 @@ def report(
 
 
 @app.command()
+def bench(
+    customers: Annotated[int, typer.Option(min=1, help="Number of demo customers.")] = 100_000,
+    days: Annotated[int, typer.Option(min=31, help="Days of history.")] = 730,
+    seed: Annotated[int, typer.Option(help="Random seed of the demo data.")] = 42,
+    repeat: Annotated[
+        int, typer.Option(min=1, help="Runs of the backfill, floor and pandas peer (median).")
+    ] = 3,
+    json_path: Annotated[
+        Path, typer.Option("--json", help="Where to write every figure as JSON.")
+    ] = Path("data/bench/results.json"),
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Cache of generated data and run folders.")
+    ] = None,
+    pandas_memory_gb: Annotated[
+        float, typer.Option(min=0.1, help="Memory guard of the pandas peer (GiB of RSS).")
+    ] = 16.0,
+    nights: Annotated[
+        int, typer.Option(min=1, max=3, help="Measured nightly runs after one warm-up night.")
+    ] = 3,
+) -> None:
+    """Benchmark the pipeline against one DuckDB query (the floor) and a pandas peer."""
+    from churn_pipeline import bench as bench_module
+    from churn_pipeline.settings import PROJECT_ROOT
+
+    def resolve(path: Path) -> Path:
+        return path if path.is_absolute() else (PROJECT_ROOT / path).resolve()
+
+    try:
+        result = bench_module.run_bench(
+            customers,
+            days,
+            seed=seed,
+            repeat=repeat,
+            data_dir=resolve(data_dir) if data_dir else bench_module.DEFAULT_DATA_DIR,
+            pandas_guard_gb=pandas_memory_gb,
+            nights=nights,
+            progress=lambda message: errors.print(f"[dim]bench:[/dim] {message}", highlight=False),
+        )
+    except bench_module.BenchError as error:
+        raise UserError(str(error)) from None
+    bench_module.write_json(result, resolve(json_path))
+    _print_bench(result)
+    console.print(f"wrote {resolve(json_path)}")
+    failed = bench_module.failed_checks(result)
+    if failed:
+        raise UserError("results differ: " + "; ".join(failed))
+
+
+def _print_bench(result: object) -> None:
+    from rich.table import Table
+
+    from churn_pipeline.bench import BenchResult, table_rows
+
+    assert isinstance(result, BenchResult)
+    table = Table(title="churn-pipeline bench (median of runs)")
+    for column in ("figure", "seconds", "peak RSS"):
+        table.add_column(column)
+    for row in table_rows(result):
+        table.add_row(*row)
+    console.print(table)
+    targets = Table(title="targets")
+    for column in ("target", "value", "limit", "met"):
+        targets.add_column(column)
+    for name, target in result.targets.items():
+        met = {True: "yes", False: "NO", None: "–"}[target["met"]]
+        targets.add_row(name, str(target["value"]), str(target["limit"]), met)
+    console.print(targets)
+    for name, check in result.checks.items():
+        state = "equal" if check["passed"] else "DIFFERENT"
+        console.print(f"{name}: {state} on {check['months_compared']} months")
+
+
+@app.command()
 def dev(
     port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000,
 ) -> None:

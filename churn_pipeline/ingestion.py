@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -11,7 +12,7 @@ import duckdb
 import pandas as pd
 
 from churn_pipeline import warehouse
-from churn_pipeline.landing import discover, expected_names
+from churn_pipeline.landing import SnapshotSource, discover, expected_names
 from churn_pipeline.settings import PACKAGE_ROOT, Settings
 from churn_pipeline.snapshot_files import SnapshotFileError, create_staging_table, stage_source
 
@@ -80,6 +81,21 @@ def status_mapping_for(settings: Settings) -> pd.DataFrame:
     return pd.concat([kept, overrides], ignore_index=True)
 
 
+CHUNK_DAYS = 31  # dates staged and validated together: bounds memory on a long backfill
+STAGING_TABLES = (
+    "staged_rows",
+    "validated_rows",
+    "delivery_accounting",
+    "delivery_plan",
+)
+
+
+@dataclass(frozen=True)
+class _PlannedDate:
+    snapshot_date: date
+    source: SnapshotSource | None  # None: a gap (a later snapshot exists)
+
+
 def ingest_window(
     conn: duckdb.DuckDBPyConnection, settings: Settings, window_start: date, window_end: date
 ) -> IngestionSummary:
@@ -88,70 +104,32 @@ def ingest_window(
     A date without a file is recorded as a gap when a later snapshot exists in the landing
     folder; when no later file exists the export is late or lost, and the run fails naming
     the expected file rather than treating every customer as churned.
+
+    One transaction: the window's rows are deleted, then its dates are staged, validated and
+    inserted CHUNK_DAYS at a time (so a multi-year backfill never holds every row as text at
+    once); a bad file anywhere rolls the whole window back.
     """
-    sources = discover(settings.landing_dir)
-    latest_available = max(sources, default=None)
+    plan = _plan_window(settings, window_start, window_end)
     summary = IngestionSummary(window_start, window_end)
-    plan_rows = []
-    create_staging_table(conn)
     conn.register("status_mapping_frame", status_mapping_for(settings))
     conn.execute(
         "create or replace temp table status_mapping as select * from status_mapping_frame"
     )
     conn.unregister("status_mapping_frame")
     ingested_at = datetime.now(UTC).replace(tzinfo=None)
-    day = window_start
-    while day <= window_end:
-        source = sources.get(day)
-        if source is None:
-            if latest_available is None or latest_available < day:
-                raise MissingSnapshotError(
-                    f"no snapshot file for {day} in {settings.landing_dir} (expected {expected_names(day)}); "
-                    "the export is late or lost. Re-run this date once the file has arrived"
-                )
-            summary.missing_dates.append(day)
-            plan_rows.append((day, "missing", None, None, ingested_at))
-        else:
-            _, unknown = stage_source(conn, source)
-            if unknown:
-                summary.unknown_columns[source.label] = unknown
-            summary.loaded_dates.append(day)
-            summary.source_files.extend(str(p) for p in source.paths)
-            plan_rows.append((day, "loaded", source.label, ", ".join(unknown) or None, ingested_at))
-        day += timedelta(days=1)
-
-    params = {
-        "currency": settings.currency,
-        "currency_exponent": settings.currency_exponent,
-        "max_mrr_minor_units": settings.max_mrr * 10**settings.currency_exponent,
-    }
-    warehouse.run(conn, settings, "staging/validated_rows", params)
-    # needs the history before the window, so it runs apart from the per-row rules
-    warehouse.run(
-        conn, settings, "staging/quarantine_changed_customers", {"window_start": window_start}
-    )
-    warehouse.run(conn, settings, "staging/delivery_accounting")
-    plan = pd.DataFrame(
-        plan_rows,
-        columns=["snapshot_date", "status", "source_files", "unknown_columns", "ingested_at"],
-    )
-    conn.register("delivery_plan_frame", plan)
-    conn.execute("create or replace temp table delivery_plan as select * from delivery_plan_frame")
-    conn.unregister("delivery_plan_frame")
-
     window = {"window_start": window_start, "window_end": window_end}
-    with warehouse.transaction(conn):
-        warehouse.run(conn, settings, "staging/delete_subscription_snapshots_window", window)
-        warehouse.run(conn, settings, "staging/delete_rejected_rows_window", window)
-        warehouse.run(conn, settings, "staging/delete_snapshot_deliveries_window", window)
-        warehouse.run(conn, settings, "staging/insert_subscription_snapshots")
-        warehouse.run(conn, settings, "staging/insert_rejected_rows")
-        warehouse.run(
-            conn,
-            settings,
-            "staging/insert_snapshot_deliveries",
-            {"quarantine_threshold": settings.quarantine_threshold},
-        )
+    rejected_by_rule: Counter[str] = Counter()
+    try:
+        with warehouse.transaction(conn):
+            warehouse.run(conn, settings, "staging/delete_subscription_snapshots_window", window)
+            warehouse.run(conn, settings, "staging/delete_rejected_rows_window", window)
+            warehouse.run(conn, settings, "staging/delete_snapshot_deliveries_window", window)
+            for first in range(0, len(plan), CHUNK_DAYS):
+                chunk = plan[first : first + CHUNK_DAYS]
+                rejected_by_rule.update(_ingest_chunk(conn, settings, chunk, ingested_at, summary))
+    finally:
+        for table in (*STAGING_TABLES, "status_mapping"):
+            conn.execute(f"drop table if exists {table}")
     refused = conn.execute(
         "select snapshot_date from raw.snapshot_deliveries where status = 'refused' "
         "and snapshot_date between $window_start and $window_end order by 1",
@@ -159,23 +137,99 @@ def ingest_window(
     ).fetchall()
     summary.refused_dates = [row[0] for row in refused]
     summary.rejected_by_rule = dict(
-        conn.execute(
-            "select rule, count(*) from validated_rows where rule is not null group by rule order by 2 desc"
-        ).fetchall()
+        sorted(rejected_by_rule.items(), key=lambda item: (-item[1], item[0]))
+    )
+    return summary
+
+
+def _plan_window(settings: Settings, window_start: date, window_end: date) -> list[_PlannedDate]:
+    sources = discover(settings.landing_dir)
+    latest_available = max(sources, default=None)
+    plan = []
+    day = window_start
+    while day <= window_end:
+        source = sources.get(day)
+        if source is None and (latest_available is None or latest_available < day):
+            raise MissingSnapshotError(
+                f"no snapshot file for {day} in {settings.landing_dir} (expected {expected_names(day)}); "
+                "the export is late or lost. Re-run this date once the file has arrived"
+            )
+        plan.append(_PlannedDate(day, source))
+        day += timedelta(days=1)
+    return plan
+
+
+def _ingest_chunk(
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    chunk: list[_PlannedDate],
+    ingested_at: datetime,
+    summary: IngestionSummary,
+) -> dict[str, int]:
+    """Stage, validate and insert some consecutive dates; returns rejected rows by rule."""
+    create_staging_table(conn)
+    plan_rows = []
+    for planned in chunk:
+        day, source = planned.snapshot_date, planned.source
+        if source is None:
+            summary.missing_dates.append(day)
+            plan_rows.append((day, "missing", None, None, ingested_at))
+            continue
+        _, unknown = stage_source(conn, source)
+        if unknown:
+            summary.unknown_columns[source.label] = unknown
+        summary.loaded_dates.append(day)
+        summary.source_files.extend(str(p) for p in source.paths)
+        plan_rows.append((day, "loaded", source.label, ", ".join(unknown) or None, ingested_at))
+
+    params = {
+        "currency": settings.currency,
+        "currency_exponent": settings.currency_exponent,
+        "max_mrr_minor_units": settings.max_mrr * 10**settings.currency_exponent,
+    }
+    warehouse.run(conn, settings, "staging/validated_rows", params)
+    # needs the history before the chunk, so it runs apart from the per-row rules
+    previous = conn.execute(
+        "select max(snapshot_date) from raw.snapshot_deliveries "
+        "where snapshot_date < $day and rows_loaded > 0",
+        {"day": chunk[0].snapshot_date},
+    ).fetchone()
+    warehouse.run(
+        conn,
+        settings,
+        "staging/quarantine_changed_customers",
+        {"previous_loaded_date": previous[0] if previous else None},
+    )
+    warehouse.run(conn, settings, "staging/delivery_accounting")
+    plan_frame = pd.DataFrame(
+        plan_rows,
+        columns=["snapshot_date", "status", "source_files", "unknown_columns", "ingested_at"],
+    )
+    conn.register("delivery_plan_frame", plan_frame)
+    conn.execute("create or replace temp table delivery_plan as select * from delivery_plan_frame")
+    conn.unregister("delivery_plan_frame")
+
+    warehouse.run(conn, settings, "staging/insert_subscription_snapshots")
+    warehouse.run(conn, settings, "staging/insert_rejected_rows")
+    warehouse.run(
+        conn,
+        settings,
+        "staging/insert_snapshot_deliveries",
+        {"quarantine_threshold": settings.quarantine_threshold},
     )
     counts = conn.execute(
         "select coalesce(sum(rows_read), 0), coalesce(sum(rows_loaded), 0), coalesce(sum(rows_rejected), 0) "
         "from delivery_accounting"
     ).fetchone()
-    summary.rows_read, summary.rows_loaded, summary.rows_rejected = (
-        int(v) for v in counts or (0, 0, 0)
+    read, loaded, rejected = (int(v) for v in counts or (0, 0, 0))
+    summary.rows_read += read
+    summary.rows_loaded += loaded
+    summary.rows_rejected += rejected
+    by_rule = dict(
+        conn.execute(
+            "select rule, count(*) from validated_rows where rule is not null group by rule"
+        ).fetchall()
     )
-    for table in (
-        "staged_rows",
-        "validated_rows",
-        "delivery_accounting",
-        "delivery_plan",
-        "status_mapping",
-    ):
+    for table in STAGING_TABLES:
         conn.execute(f"drop table if exists {table}")
-    return summary
+    return {str(rule): int(count) for rule, count in by_rule.items()}

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
@@ -50,33 +49,14 @@ def create_staging_table(conn: duckdb.DuckDBPyConnection) -> None:
 
 def stage_source(conn: duckdb.DuckDBPyConnection, source: SnapshotSource) -> tuple[int, list[str]]:
     """Append the source's rows to `staged_rows`; returns (rows read, unknown column names)."""
-    if source.format == "csv":
-        frame = _read_csv(source.paths[0])
-    else:
-        frame = _read_parquet(conn, source.paths)
+    if source.format != "csv":
+        return _stage_parquet(conn, source)
+    frame = _read_csv(source.paths[0])
     file_columns = [str(c) for c in frame.columns if c not in INTERNAL_COLUMNS]
-    present: dict[str, str] = {}
-    for column in file_columns:
-        key = column.strip().lower()
-        if key in KNOWN_COLUMNS and key in present:
-            raise SnapshotFileError(
-                f"{source.label}: column {key} appears twice (as {present[key]!r} and "
-                f"{column!r}; names are case-insensitive); keep one"
-            )
-        present.setdefault(key, column)
-    missing = [c for c in REQUIRED_COLUMNS if c not in present]
-    if missing:
-        raise SnapshotFileError(
-            f"{source.label}: required column(s) {', '.join(missing)} missing; found columns: "
-            f"{', '.join(file_columns) or '(none)'}"
-        )
+    present = _known_columns(source, file_columns)
     if frame.empty:
-        raise SnapshotFileError(
-            f"{source.label}: the file has {'a header' if source.format == 'csv' else 'columns'} "
-            "but no rows; an empty snapshot would "
-            "count every customer as churned, so it is refused"
-        )
-    unknown = sorted(c for c in file_columns if c.strip().lower() not in KNOWN_COLUMNS)
+        raise _no_rows(source)
+    unknown = _unknown_columns(file_columns)
     staged = pd.DataFrame(
         {
             "snapshot_date_of_file": pd.Series([source.snapshot_date] * len(frame), dtype="object"),
@@ -102,6 +82,38 @@ def stage_source(conn: duckdb.DuckDBPyConnection, source: SnapshotSource) -> tup
     finally:
         conn.unregister("staged_frame")
     return len(frame), unknown
+
+
+def _known_columns(source: SnapshotSource, file_columns: list[str]) -> dict[str, str]:
+    """Known column (lower case) -> its name in the file; refuses repeated or missing ones."""
+    present: dict[str, str] = {}
+    for column in file_columns:
+        key = column.strip().lower()
+        if key in KNOWN_COLUMNS and key in present:
+            raise SnapshotFileError(
+                f"{source.label}: column {key} appears twice (as {present[key]!r} and "
+                f"{column!r}; names are case-insensitive); keep one"
+            )
+        present.setdefault(key, column)
+    missing = [c for c in REQUIRED_COLUMNS if c not in present]
+    if missing:
+        raise SnapshotFileError(
+            f"{source.label}: required column(s) {', '.join(missing)} missing; found columns: "
+            f"{', '.join(file_columns) or '(none)'}"
+        )
+    return present
+
+
+def _unknown_columns(file_columns: list[str]) -> list[str]:
+    return sorted(c for c in file_columns if c.strip().lower() not in KNOWN_COLUMNS)
+
+
+def _no_rows(source: SnapshotSource) -> SnapshotFileError:
+    return SnapshotFileError(
+        f"{source.label}: the file has {'a header' if source.format == 'csv' else 'columns'} "
+        "but no rows; an empty snapshot would "
+        "count every customer as churned, so it is refused"
+    )
 
 
 def _staged_type(column: str) -> str:
@@ -238,36 +250,71 @@ def _check_parquet_magic(path: Path) -> None:
         )
 
 
-def _read_parquet(conn: duckdb.DuckDBPyConnection, paths: Sequence[Path]) -> pd.DataFrame:
-    for path in paths:
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _stage_parquet(
+    conn: duckdb.DuckDBPyConnection, source: SnapshotSource
+) -> tuple[int, list[str]]:
+    """Parquet straight into `staged_rows` inside DuckDB: every known column cast to text,
+    as the CSV path stages it, without a round trip through Python objects."""
+    for path in source.paths:
         _check_parquet_magic(path)
-    files = [str(p) for p in paths]
+    files = [str(p) for p in source.paths]
     try:
         described = conn.execute(
             "select column_name from (describe select * from read_parquet($files, union_by_name = true))",
             {"files": files},
         ).fetchall()
-        names = [row[0] for row in described]
-        wanted = [n for n in names if n.strip().lower() in KNOWN_COLUMNS]
-        casts = ", ".join(
-            f'cast("{n.replace(chr(34), chr(34) * 2)}" as varchar) as "{n.replace(chr(34), chr(34) * 2)}"'
-            for n in wanted
-        )
-        select_list = f"{casts}, " if casts else ""
-        frame = conn.execute(
-            f"select {select_list}filename as __source_file, file_row_number + 1 as __source_row "
-            "from read_parquet($files, union_by_name = true, filename = true, file_row_number = true) "
-            "order by filename, file_row_number",
-            {"files": files},
-        ).df()
     except duckdb.Error as error:
         raise SnapshotFileError(
             f"{', '.join(files)}: not a readable Parquet file ({_first_line(error)})"
         ) from None
-    for name in names:
-        if name not in frame.columns:
-            frame[name] = None  # unknown columns: only their names are reported
-    return frame
+    file_columns = [row[0] for row in described]
+    present = _known_columns(source, file_columns)
+    columns = ", ".join(
+        f"cast({_quoted(present[name]) if name in present else 'null'} as varchar) as {name}"
+        for name in KNOWN_COLUMNS
+    )
+    try:
+        conn.execute(
+            "create or replace temp table staged_source as "
+            "select cast($day as date) as snapshot_date_of_file, filename as source_file, "
+            f"file_row_number + 1 as source_row, {columns} "
+            "from read_parquet($files, union_by_name = true, filename = true, file_row_number = true)",
+            {"files": files, "day": source.snapshot_date},
+        )
+    except duckdb.Error as error:
+        raise SnapshotFileError(
+            f"{', '.join(files)}: not a readable Parquet file ({_first_line(error)})"
+        ) from None
+    try:
+        count_row = conn.execute("select count(*) from staged_source").fetchone()
+        rows = int(count_row[0]) if count_row else 0
+        if rows == 0:
+            raise _no_rows(source)
+        _check_staged_snapshot_dates(conn, source)
+        conn.execute("insert into staged_rows select * from staged_source")
+    finally:
+        conn.execute("drop table if exists staged_source")
+    return rows, _unknown_columns(file_columns)
+
+
+def _check_staged_snapshot_dates(conn: duckdb.DuckDBPyConnection, source: SnapshotSource) -> None:
+    """The rule of `_check_snapshot_date_column`, on the distinct values of `staged_source`."""
+    distinct = conn.execute(
+        "select distinct snapshot_date from staged_source where snapshot_date is not null"
+    ).fetchall()
+    values = {str(v).strip()[:10] for (v,) in distinct if str(v).strip()}
+    if all(v == source.snapshot_date.isoformat() for v in values):
+        return
+    rows = conn.execute(
+        "select source_row, snapshot_date from staged_source where snapshot_date is not null "
+        "order by source_file, source_row"
+    ).fetchall()
+    staged = pd.DataFrame(rows, columns=["source_row", "snapshot_date"], dtype="object")
+    _check_snapshot_date_column(staged, source)
 
 
 def _first_line(error: Exception) -> str:

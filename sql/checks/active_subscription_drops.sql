@@ -1,13 +1,44 @@
 -- Consecutive loaded snapshots where the number of active or past_due subscriptions fell by
--- more than $max_drop (a fraction): the classic sign of a truncated export.
-with active_per_snapshot as (
-    select deliveries.snapshot_date, count(snapshots.subscription_id) as active_subscriptions
-    from raw.snapshot_deliveries as deliveries
-    left join raw.subscription_snapshots as snapshots
-        on snapshots.snapshot_date = deliveries.snapshot_date
-        and snapshots.status in ('active', 'past_due')
-    where deliveries.status = 'loaded'
-    group by deliveries.snapshot_date
+-- more than $max_drop (a fraction): the classic sign of a truncated export. Compares the
+-- latest ingestion's dates with their neighbours (the loaded snapshot before the first and
+-- after the last of them); earlier pairs were checked when they were ingested.
+with loaded_dates as (
+    select snapshot_date, ingested_at
+    from raw.snapshot_deliveries
+    where status = 'loaded'
+),
+
+latest_ingestion_dates as (
+    select snapshot_date
+    from loaded_dates
+    where ingested_at = (select max(ingested_at) from raw.snapshot_deliveries)
+),
+
+compared_dates as (
+    select snapshot_date from latest_ingestion_dates
+    union
+    select max(snapshot_date)
+    from loaded_dates
+    where snapshot_date < (select min(snapshot_date) from latest_ingestion_dates)
+    union
+    select min(snapshot_date)
+    from loaded_dates
+    where snapshot_date > (select max(snapshot_date) from latest_ingestion_dates)
+),
+
+active_rows as (
+    select snapshot_date, subscription_id
+    from raw.subscription_snapshots
+    where status in ('active', 'past_due')
+        and snapshot_date in (select snapshot_date from compared_dates)
+),
+
+active_per_snapshot as (
+    select compared_dates.snapshot_date, count(active_rows.subscription_id) as active_subscriptions
+    from compared_dates
+    left join active_rows using (snapshot_date)
+    where compared_dates.snapshot_date is not null
+    group by compared_dates.snapshot_date
 ),
 
 with_previous as (

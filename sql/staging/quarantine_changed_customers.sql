@@ -9,14 +9,39 @@
 -- latest earlier *loaded* row: a row naming another customer is never loaded, so the
 -- latest loaded row always names the customer of record. Runs after validated_rows.sql and
 -- before the accounting, so rows_read = rows_loaded + rows_rejected still holds.
+--
+-- The latest earlier row is looked up on $previous_loaded_date, the latest date before the
+-- window that has loaded rows (NULL when none); only the window's subscriptions
+-- missing there are searched for in the older history. A nightly run so reads one snapshot
+-- and a few ids, not every row of the history.
 update validated_rows
 set rule = 'subscription_changed_customer', rule_column = 'customer_id'
 from (
-    with customer_before_window as (
+    with customer_on_previous_date as (
+        select subscription_id, customer_id
+        from raw.subscription_snapshots
+        where snapshot_date = $previous_loaded_date
+    ),
+
+    window_subscriptions_not_on_previous_date as (
+        select distinct subscription_id_clean as subscription_id
+        from validated_rows
+        where rule is null
+            and subscription_id_clean not in (select subscription_id from customer_on_previous_date)
+    ),
+
+    customer_on_older_dates as (
         select subscription_id, arg_max(customer_id, snapshot_date) as customer_id
         from raw.subscription_snapshots
-        where snapshot_date < $window_start
+        where snapshot_date < $previous_loaded_date
+            and subscription_id in (select subscription_id from window_subscriptions_not_on_previous_date)
         group by subscription_id
+    ),
+
+    customer_before_window as (
+        select * from customer_on_previous_date
+        union all
+        select * from customer_on_older_dates
     ),
 
     first_customer_in_window as (

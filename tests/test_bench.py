@@ -1,0 +1,81 @@
+"""The benchmark harness at a tiny size: it finishes, writes complete JSON, results agree.
+
+No timing is asserted: the figures depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from churn_pipeline.bench import TARGETS
+from churn_pipeline.settings import PROJECT_ROOT
+
+NUMBERS = (
+    "backfill_seconds",
+    "nightly_seconds_long_history",
+    "nightly_seconds_short_history",
+    "floor_seconds",
+    "peak_rss_mb",
+    "floor_peak_rss_mb",
+    "nightly_peak_rss_mb_long_history",
+    "nightly_peak_rss_mb_short_history",
+)
+
+
+def test_bench_smoke_run_writes_json_and_results_agree(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    cli = Path(sys.executable).with_name("churn-pipeline")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHURN_", "DAGSTER_"))}
+    done = subprocess.run(
+        [
+            str(cli), "bench", "--customers", "300", "--days", "35", "--repeat", "1",
+            "--nights", "1", "--json", str(out), "--data-dir", str(tmp_path / "data"),
+        ],
+        env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "pipeline_equals_floor: equal" in done.stdout
+    result = json.loads(out.read_text(encoding="utf-8"))
+
+    for key in NUMBERS:
+        assert isinstance(result[key], int | float) and result[key] > 0, key
+    assert result["snapshot_rows"] > 0 and result["snapshot_files"] == 34  # one gap day
+    assert result["pandas_status"] == "ok"
+    assert result["pandas_seconds"] > 0 and result["pandas_peak_rss_mb"] > 0
+    assert result["parameters"] == {
+        "customers": 300, "days": 35, "seed": 42, "repeat": 1, "nights": 1,
+    }  # fmt: skip
+    assert result["machine"]["cores"] >= 1 and result["machine"]["memory_gib"] > 0
+    assert {"python", "duckdb", "dagster", "pandas"} <= set(result["versions"])
+    assert set(result["targets"]) == set(TARGETS)
+    for target in result["targets"].values():
+        assert target["met"] in (True, False) and target["limit"] > 0
+    assert set(result["ratios"]) >= {"backfill_over_floor", "nightly_long_over_short"}
+    for check in ("pipeline_equals_floor", "floor_equals_pandas"):
+        assert result["checks"][check]["passed"], result["checks"][check]
+        assert result["checks"][check]["months_compared"] >= 1
+    assert result["generate_seconds"] is not None
+
+
+def test_bench_reuses_generated_data_and_reports_a_difference(tmp_path: Path) -> None:
+    from churn_pipeline.bench import compare_months, prepare_dataset
+
+    first, seconds = prepare_dataset(tmp_path, 50, 32, 7)
+    again, reused = prepare_dataset(tmp_path, 50, 32, 7)
+    assert seconds is not None and reused is None
+    assert (
+        first.history == again.history and first.nights and first.history[-1] <= first.history_end
+    )
+    row = {
+        "period_start": "2024-02-01",
+        "customers_start": 3,
+        "churned_from_start": 1,
+        "mrr_start": 10,
+    }
+    differing = compare_months([row], [{**row, "mrr_start": 11}], {"2024-02-01"})
+    assert not differing["passed"] and differing["differences"][0]["column"] == "mrr_start"
+    assert compare_months([row], [row], {"2024-02-01"})["passed"]
