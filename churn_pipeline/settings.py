@@ -52,7 +52,7 @@ class Settings:
     active_drop_warning: float = 0.3
     nightly_at: tuple[int, int] = (3, 0)
     lock_timeout_seconds: int = 600
-    duckdb_memory_limit: str = "4GB"
+    duckdb_memory_limit: str = "3GB"
     duckdb_threads: int = 2
     sql_dir: Path = field(default=PROJECT_ROOT / "sql")
 
@@ -90,7 +90,7 @@ class Settings:
             active_drop_warning=_fraction(env, "CHURN_ACTIVE_DROP_WARNING", 0.3),
             nightly_at=_time_of_day(env, "CHURN_NIGHTLY_AT", (3, 0)),
             lock_timeout_seconds=_optional_int(env, "CHURN_LOCK_TIMEOUT_SECONDS", minimum=0) or 600,
-            duckdb_memory_limit=env.get("CHURN_DUCKDB_MEMORY_LIMIT", "").strip() or "4GB",
+            duckdb_memory_limit=env.get("CHURN_DUCKDB_MEMORY_LIMIT", "").strip() or "3GB",
             duckdb_threads=_optional_int(env, "CHURN_DUCKDB_THREADS", minimum=1) or 2,
             sql_dir=path("CHURN_SQL_DIR", PROJECT_ROOT / "sql"),
         )
