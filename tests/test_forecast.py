@@ -269,3 +269,27 @@ def test_seasonality_pools_the_complete_months_of_each_calendar_month(
     pooled = sum(r["churned_from_start"] for r in rows) / sum(r["customers_start"] for r in rows)
     for row in rows:
         assert row["churn_index"] == pytest.approx(row["logo_churn_rate"] / pooled)
+
+
+def test_forecast_from_mid_month_discounts_the_days_before_the_period(project: Project) -> None:
+    """With the latest snapshot on Dec 15, January's forecast first survives Dec 16–31."""
+    first = date(2024, 1, 1)
+    days = 350  # the last snapshot is 2024-12-15
+    lifetimes = constant_hazard_population(days, opening=300, arrivals_per_day=6, seed=23)
+    write_snapshots(project.landing, first, lifetimes, range(days))
+    project.run(first, first + timedelta(days=days - 1))
+    forecasts = {
+        r["grain"]: r for r in project.query_dicts("select * from reporting.churn_forecast")
+    }
+    month, quarter = forecasts["month"], forecasts["quarter"]
+    assert month["origin_date"] == date(2024, 12, 15)
+    assert (month["period_start"], quarter["period_start"]) == (date(2025, 1, 1), date(2025, 1, 1))
+    survive_to_start = (1 - DAILY_HAZARD) ** 16  # Dec 16 … Dec 31
+    for row, days_in_period, tolerance in (
+        (month, 31, MONTHLY_RATE_TOLERANCE),
+        (quarter, 90, QUARTERLY_RATE_TOLERANCE),
+    ):
+        truth = survive_to_start * month_hazard(days_in_period)
+        assert abs(row["expected_logo_churn_rate"] - truth) < tolerance, (row["grain"], truth)
+    # the discount is there: without it the month would be about 10.2%, with it about 9.7%
+    assert month["expected_logo_churn_rate"] < month_hazard(31)
