@@ -71,20 +71,28 @@ def record_run(settings: Settings, record: RunRecord) -> None:
 
 
 def _mirror_into_published_copy(settings: Settings, runs: object) -> None:
-    """Replace the published copy's run log (write a copy, then rename over the original)."""
+    """Replace the published copy's run log, in the DuckDB copy and its Parquet export (write a
+    copy, then rename over the original)."""
     target = settings.published_dir / PUBLISHED_DATABASE
     settings.published_dir.mkdir(parents=True, exist_ok=True)
     staging = settings.published_dir / f".{PUBLISHED_DATABASE}.runlog.{os.getpid()}.tmp"
     staging.unlink(missing_ok=True)
     if target.exists():
         shutil.copyfile(target, staging)
+    parquet_dir = settings.published_dir / "parquet"
+    parquet_dir.mkdir(exist_ok=True)
+    parquet_staging = parquet_dir / f".pipeline_runs.{os.getpid()}.tmp"
     conn = duckdb.connect(str(staging))
     try:
         conn.register("warehouse_runs", runs)
         conn.execute("create or replace table main.pipeline_runs as select * from warehouse_runs")
+        conn.execute(
+            "copy main.pipeline_runs to $path (format parquet)", {"path": str(parquet_staging)}
+        )
     finally:
         conn.close()
     os.replace(staging, target)
+    os.replace(parquet_staging, parquet_dir / "pipeline_runs.parquet")
 
 
 def _utc(timestamp: float | None) -> datetime | None:
