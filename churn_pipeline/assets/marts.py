@@ -1,13 +1,16 @@
 """Layers 3–4: reason categories, the daily replay, and the `reporting` tables.
 
-These are unpartitioned: each recomputes from the movement log in one statement
+These are unpartitioned: each table recomputes from the movement log in one statement
 (`create or replace table ... as`), which is atomic and cheap next to movement derivation.
+The SQL-built tables share one step (`warehouse_tables`); each is still its own asset.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import dagster as dg
+import duckdb
 
 from churn_pipeline import warehouse
 from churn_pipeline.assets.common import (
@@ -40,44 +43,78 @@ FORECAST_BACKTEST = dg.AssetKey(["reporting", "churn_forecast_backtest"])
 COHORT_RETENTION = dg.AssetKey(["reporting", "cohort_retention"])
 
 
-def _sql_table_asset(
-    key: dg.AssetKey,
-    sql_names: str | tuple[str, ...],
-    deps: list[dg.AssetKey],
-    group: str,
-    description: str,
-    preview_sql: str,
-    run_params: Callable[[], dict[str, object]] = dict,
-) -> dg.AssetsDefinition:
-    """An asset that runs its SQL file(s) in order (each one statement) and reports the table."""
-    steps = (sql_names,) if isinstance(sql_names, str) else sql_names
-    table = ".".join(key.path)
-    schema = {"dagster/column_schema": column_schema(table)} if key.path[0] == "reporting" else {}
+@dataclass(frozen=True)
+class SqlTable:
+    """A table built by its SQL file(s), run in order (each one statement)."""
 
-    @dg.asset(
-        key=key,
-        deps=deps,
-        group_name=group,
+    key: dg.AssetKey
+    sql_names: str | tuple[str, ...]
+    deps: list[dg.AssetKey]
+    group: str
+    description: str
+    preview_sql: str
+    run_params: Callable[[], dict[str, object]] = dict
+
+    @property
+    def table(self) -> str:
+        return ".".join(self.key.path)
+
+    @property
+    def schema_metadata(self) -> dict[str, dg.TableSchema]:
+        if self.key.path[0] != "reporting":
+            return {}
+        return {"dagster/column_schema": column_schema(self.table)}
+
+    def spec(self) -> dg.AssetSpec:
+        return dg.AssetSpec(
+            self.key,
+            deps=self.deps,
+            group_name=self.group,
+            description=self.description,
+            kinds={"duckdb", "sql"},
+            metadata=self.schema_metadata,
+        )
+
+    def build(self, conn: duckdb.DuckDBPyConnection, settings: Settings) -> dg.MaterializeResult:
+        params = self.run_params()
+        steps = (self.sql_names,) if isinstance(self.sql_names, str) else self.sql_names
+        for step in steps:
+            warehouse.run(conn, settings, step, params)
+        return dg.MaterializeResult(
+            asset_key=self.key,
+            metadata={
+                **self.schema_metadata,
+                "dagster/row_count": table_row_count(conn, self.table),
+                "preview": markdown_preview(conn, self.preview_sql),
+            },
+        )
+
+
+def build_sql_tables_asset(tables: list[SqlTable]) -> dg.AssetsDefinition:
+    """Every SQL-built table as one step on one warehouse connection, in the given (dependency)
+    order; each still materializes as its own asset, and any subset can be selected.
+
+    One step instead of one per table: a run pays Dagster's per-step cost (events, pool slot,
+    upstream version lookups) and a warehouse open once, which is most of a nightly run's time.
+    """
+
+    @dg.multi_asset(
+        name="warehouse_tables",
+        specs=[table.spec() for table in tables],
         pool=WAREHOUSE_POOL,
         backfill_policy=ASSET_BACKFILL_POLICY,
-        kinds={"duckdb", "sql"},
-        description=description,
-        metadata=schema,
+        can_subset=True,
     )
-    def _asset(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
-        params = run_params()
+    def warehouse_tables(
+        context: dg.AssetExecutionContext, settings: dg.ResourceParam[Settings]
+    ) -> Iterator[dg.MaterializeResult]:
+        selected = context.selected_asset_keys
         with warehouse.open_warehouse(settings) as conn:
-            for step in steps:
-                warehouse.run(conn, settings, step, params)
-            return dg.MaterializeResult(
-                metadata={
-                    **schema,
-                    "dagster/row_count": table_row_count(conn, table),
-                    "preview": markdown_preview(conn, preview_sql),
-                }
-            )
+            for table in tables:
+                if table.key in selected:
+                    yield table.build(conn, settings)
 
-    return _asset
+    return warehouse_tables
 
 
 def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
@@ -121,7 +158,7 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
             }
         )
 
-    daily_customer_totals = _sql_table_asset(
+    daily_customer_totals = SqlTable(
         DAILY_TOTALS,
         "marts/daily_customer_totals",
         [MOVEMENTS],
@@ -130,7 +167,7 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
         "replayed from the movement log; the start/end states and exposure of every period.",
         "select * from core.daily_customer_totals order by day desc limit 10",
     )
-    reporting_movements = _sql_table_asset(
+    reporting_movements = SqlTable(
         REPORTING_MOVEMENTS,
         "reporting/customer_movements",
         [MOVEMENTS, REASON_CATEGORIES],
@@ -139,7 +176,7 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
         "select * from reporting.customer_movements order by movement_date desc, customer_id limit 10",
     )
 
-    churn_by_period = _sql_table_asset(
+    churn_by_period = SqlTable(
         CHURN_BY_PERIOD,
         ("marts/churn_by_period_computed", "marts/churn_by_period_init", "marts/churn_by_period"),
         [MOVEMENTS, DAILY_TOTALS],
@@ -152,7 +189,7 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
         "order by period_start desc limit 12",
         run_params=lambda: {"computed_at": datetime.now(UTC).replace(tzinfo=None)},
     )
-    churn_reasons_by_period = _sql_table_asset(
+    churn_reasons_by_period = SqlTable(
         REASONS_BY_PERIOD,
         "marts/churn_reasons_by_period",
         [REPORTING_MOVEMENTS, CHURN_BY_PERIOD],
@@ -162,7 +199,7 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
         "select * from reporting.churn_reasons_by_period where grain = 'month' "
         "order by period_start desc, churned_customers desc limit 10",
     )
-    kpis_by_period = _sql_table_asset(
+    kpis_by_period = SqlTable(
         dg.AssetKey(["reporting", "kpis_by_period"]),
         "marts/kpis_by_period",
         [CHURN_BY_PERIOD, DAILY_TOTALS],
@@ -171,7 +208,7 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
         "months of logo churn) and the MRR quick ratio (METRICS.md §7).",
         "select * from reporting.kpis_by_period where grain = 'month' order by period_start desc limit 12",
     )
-    at_risk_customers = _sql_table_asset(
+    at_risk_customers = SqlTable(
         dg.AssetKey(["reporting", "at_risk_customers"]),
         "marts/at_risk_customers",
         [MOVEMENTS, SNAPSHOTS],
@@ -181,7 +218,7 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
         "at stake (METRICS.md §7).",
         "select * from reporting.at_risk_customers limit 10",
     )
-    cohort_retention = _sql_table_asset(
+    cohort_retention = SqlTable(
         COHORT_RETENTION,
         "marts/cohort_retention",
         [MOVEMENTS, SNAPSHOTS],
@@ -193,7 +230,7 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
         "logo_retention, revenue_retention from reporting.cohort_retention "
         "where cohort_grain = 'month' order by cohort_start desc, period_number limit 12",
     )
-    unmapped_reasons = _sql_table_asset(
+    unmapped_reasons = SqlTable(
         UNMAPPED_REASONS,
         "reporting/unmapped_reasons",
         [REPORTING_MOVEMENTS, REASON_CATEGORIES],
@@ -202,27 +239,30 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
         "churned MRR and first/last seen: what to add to the reason mapping.",
         "select * from reporting.unmapped_reasons limit 10",
     )
-    return [
-        churn_reason_categories,
-        unmapped_reasons,
-        *build_lifetime_assets(),
-        kpis_by_period,
-        at_risk_customers,
-        cohort_retention,
+    sql_tables = [  # in dependency order
         daily_customer_totals,
         reporting_movements,
         churn_by_period,
         churn_reasons_by_period,
+        unmapped_reasons,
+        kpis_by_period,
+        at_risk_customers,
+        cohort_retention,
+        *build_lifetime_tables(),
+    ]
+    return [
+        churn_reason_categories,
+        build_sql_tables_asset(sql_tables),
         build_publish_asset(),
         build_html_report_asset(),
         *build_mart_checks(),
     ]
 
 
-def build_lifetime_assets() -> list[dg.AssetsDefinition]:
+def build_lifetime_tables() -> list[SqlTable]:
     """Tenure, survival, seasonality and the back-tested forecast (METRICS.md §7)."""
     return [
-        _sql_table_asset(
+        SqlTable(
             CUSTOMER_MONTHS,
             "marts/customer_months",
             [MOVEMENTS],
@@ -231,7 +271,7 @@ def build_lifetime_assets() -> list[dg.AssetsDefinition]:
             "MRR at start, active at the end. The exposure unit of tenure hazards and forecasts.",
             "select * from core.customer_months order by month_start desc, customer_id limit 10",
         ),
-        _sql_table_asset(
+        SqlTable(
             CHURN_BY_TENURE,
             "marts/churn_by_tenure",
             [CUSTOMER_MONTHS],
@@ -240,7 +280,7 @@ def build_lifetime_assets() -> list[dg.AssetsDefinition]:
             "the start of a complete month, churned by its end, hazard; the opening base apart.",
             "select * from reporting.churn_by_tenure order by tenure_month nulls last limit 15",
         ),
-        _sql_table_asset(
+        SqlTable(
             CUSTOMER_SURVIVAL,
             "marts/customer_survival",
             [MOVEMENTS],
@@ -249,7 +289,7 @@ def build_lifetime_assets() -> list[dg.AssetsDefinition]:
             "still active right-censored; opening base left out) with a Greenwood 95% interval.",
             "select * from reporting.customer_survival order by tenure_days limit 15",
         ),
-        _sql_table_asset(
+        SqlTable(
             CHURN_SEASONALITY,
             "marts/churn_seasonality",
             [CHURN_BY_PERIOD],
@@ -259,7 +299,7 @@ def build_lifetime_assets() -> list[dg.AssetsDefinition]:
             "select month_name, months_observed, logo_churn_rate, churn_index "
             "from reporting.churn_seasonality order by month_of_year",
         ),
-        _sql_table_asset(
+        SqlTable(
             CHURN_FORECASTS,
             "marts/churn_forecasts",
             [CUSTOMER_MONTHS, CHURN_BY_PERIOD],
@@ -269,7 +309,7 @@ def build_lifetime_assets() -> list[dg.AssetsDefinition]:
             "select forecast_kind, grain, period_start, expected_churned_customers, "
             "actual_churned_customers from core.churn_forecasts order by period_start desc limit 10",
         ),
-        _sql_table_asset(
+        SqlTable(
             FORECAST_BACKTEST,
             "marts/churn_forecast_backtest",
             [CHURN_FORECASTS],
@@ -280,7 +320,7 @@ def build_lifetime_assets() -> list[dg.AssetsDefinition]:
             "naive_churned_customers from reporting.churn_forecast_backtest "
             "order by grain, period_start desc limit 12",
         ),
-        _sql_table_asset(
+        SqlTable(
             CHURN_FORECAST,
             "marts/churn_forecast",
             [CHURN_FORECASTS, FORECAST_BACKTEST],
