@@ -44,7 +44,7 @@ def test_asset_graph(tmp_path: Path) -> None:
     graph = defs.resolve_asset_graph()
     assert {k.to_user_string() for k in graph.get_all_asset_keys()} == EXPECTED_ASSETS
     # steps share one warehouse slot: no process per step
-    assert defs.get_job_def(ALL_ASSETS_JOB).executor_def.name == "in_process"
+    assert defs.resolve_job_def(ALL_ASSETS_JOB).executor_def.name == "in_process"
     snapshots = graph.get(dg.AssetKey(["raw", "subscription_snapshots"]))
     assert isinstance(snapshots.partitions_def, dg.DailyPartitionsDefinition)
     assert snapshots.backfill_policy == dg.BackfillPolicy.single_run()
