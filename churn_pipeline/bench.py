@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from dotenv import dotenv_values
 
 from churn_pipeline.demo_data import DemoSpec, missing_days, write_demo_snapshots
 from churn_pipeline.settings import PROJECT_ROOT
@@ -206,13 +207,27 @@ def _cli() -> list[str]:
     return [str(Path(sys.executable).with_name("churn-pipeline"))]
 
 
-def _pipeline_env(dataset: BenchDataset, work: Path) -> dict[str, str]:
+PASSED_THROUGH_SETTINGS = ("CHURN_DUCKDB_MEMORY_LIMIT", "CHURN_DUCKDB_THREADS")
+
+
+def _pipeline_env(
+    dataset: BenchDataset, work: Path, dotenv_file: Path = PROJECT_ROOT / ".env"
+) -> dict[str, str]:
+    """The runs' environment: the bench's folders and every other setting at its default.
+
+    A setting from the project's `.env` (a time zone, a status mapping, grace days) would change
+    the pipeline's numbers but not the floor's; the runs would read it, because the file fills
+    in whatever the environment leaves unset. An empty value means the default, so each such
+    key is set to empty here. Only DuckDB's memory limit and threads pass through.
+    """
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith("CHURN_")
-        or key in ("CHURN_DUCKDB_MEMORY_LIMIT", "CHURN_DUCKDB_THREADS")
+        if not key.startswith("CHURN_") or key in PASSED_THROUGH_SETTINGS
     }
+    for key in dotenv_values(dotenv_file):
+        if key.startswith("CHURN_") and key not in PASSED_THROUGH_SETTINGS:
+            env[key] = ""
     env.update(
         {
             "CHURN_LANDING_DIR": str(dataset.landing),

@@ -79,3 +79,25 @@ def test_bench_reuses_generated_data_and_reports_a_difference(tmp_path: Path) ->
     differing = compare_months([row], [{**row, "mrr_start": 11}], {"2024-02-01"})
     assert not differing["passed"] and differing["differences"][0]["column"] == "mrr_start"
     assert compare_months([row], [row], {"2024-02-01"})["passed"]
+
+
+def test_runs_ignore_settings_from_the_project_env_file(tmp_path: Path) -> None:
+    """A time zone or status mapping in .env would change the pipeline's numbers, not the floor's."""
+    from datetime import date
+
+    from churn_pipeline.bench import BenchDataset, _pipeline_env
+    from churn_pipeline.settings import Settings
+
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(
+        "CHURN_TIMEZONE=Europe/Berlin\nCHURN_PAST_DUE_GRACE_DAYS=0\nCHURN_DUCKDB_THREADS=1\n",
+        encoding="utf-8",
+    )
+    dataset = BenchDataset(tmp_path / "landing", [date(2024, 1, 1)], [], date(2024, 1, 1))
+    env = _pipeline_env(dataset, tmp_path / "work", dotenv_file=dotenv)
+    assert env["CHURN_TIMEZONE"] == "" and env["CHURN_PAST_DUE_GRACE_DAYS"] == ""
+    assert "CHURN_DUCKDB_THREADS" not in env or env["CHURN_DUCKDB_THREADS"] != ""
+    # what a run sees: the environment wins over the file, and empty means the default
+    settings = Settings.from_env({**{"CHURN_TIMEZONE": "Europe/Berlin"}, **env})
+    assert settings.timezone == "UTC" and settings.past_due_grace_days is None
+    assert settings.landing_dir == dataset.landing
