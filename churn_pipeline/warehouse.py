@@ -108,12 +108,15 @@ def run(
 SCHEMA_FILES = (
     "schema/raw_subscription_snapshots",
     "schema/raw_snapshot_deliveries",
+    "schema/view_snapshot_range",
     "schema/raw_rejected_rows",
     "schema/core_customer_movements",
     "schema/core_customer_first_activation",
     "schema/core_churn_reason_categories",
     "schema/core_movement_inputs",
     "schema/macro_period_start",
+    "schema/macro_tenure_month",
+    "schema/macro_hazard_bucket",
     "schema/reporting_pipeline_runs",
 )
 

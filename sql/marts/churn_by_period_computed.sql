@@ -3,15 +3,7 @@
 -- the MRR bridge and the start-cohort outcomes come from the movements inside the period.
 -- Every period is computed from its own start and end, never from shorter periods.
 create or replace temp table churn_by_period_computed as
-with snapshot_range as (
-    select
-        min(snapshot_date) as first_snapshot_date,
-        max(snapshot_date) as latest_snapshot_date
-    from raw.snapshot_deliveries
-    where status = 'loaded'
-),
-
-grains as (
+with grains as (
     select * from (
         values
             ('day', interval 1 day),
@@ -33,7 +25,7 @@ period_starts as (
             grains.period_length
         )) as date) as period_start
     from grains
-    cross join snapshot_range
+    cross join core.snapshot_range as snapshot_range
 ),
 
 -- published: the start state is known (a snapshot on or before the day before the start)
@@ -48,7 +40,7 @@ published_periods as (
         ) as measured_end,
         snapshot_range.latest_snapshot_date
     from period_starts
-    cross join snapshot_range
+    cross join core.snapshot_range as snapshot_range
     where period_starts.period_start > snapshot_range.first_snapshot_date
         and period_starts.period_start <= snapshot_range.latest_snapshot_date
 ),

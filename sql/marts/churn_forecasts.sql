@@ -3,11 +3,11 @@
 -- day before its start) and the next month and quarter after the latest snapshot (the live
 -- forecast, from the latest snapshot).
 --
--- Method: hazards per bucket (tenure months 0–11, 12+ pooled, the opening base apart) over the
--- trailing year, matched to the horizon of the grain: for a month, the share of customers
--- active at the start of a calendar month who are inactive at its end; for a quarter, the share
--- inactive three months later (so churn followed by a reactivation inside the quarter is not a
--- loss, exactly as in churned_from_start). Windows count when they start within the 12 months
+-- Method: hazards per bucket (core.hazard_bucket: tenure months 0–11, 12+ pooled, the opening
+-- base apart) over the trailing year, matched to the horizon of the grain: for a month, the
+-- share of customers active at the start of a calendar month who are inactive at its end; for a
+-- quarter, the share inactive three months later (so churn followed by a reactivation inside
+-- the quarter is not a loss, exactly as in churned_from_start). Windows count when they start within the 12 months
 -- before the origin and end on or before it; a bucket without exposure takes the pooled hazard.
 -- A customer active at the origin gets the hazard of its tenure at the period's start, times the
 -- chance of surviving until then (monthly hazards scaled to the days between the origin and the
@@ -16,13 +16,7 @@
 -- Poisson-binomial Σ p(1 − p) (× MRR²), which ignore the error of the hazards themselves.
 -- Only data dated on or before the origin is read: the look-ahead rule of the back-test.
 create or replace table core.churn_forecasts as
-with snapshot_range as (
-    select max(snapshot_date) as latest_snapshot_date
-    from raw.snapshot_deliveries
-    where status = 'loaded'
-),
-
-backtest_targets as (
+with backtest_targets as (
     select
         'backtest' as forecast_kind,
         grain,
@@ -42,7 +36,7 @@ next_period_starts as (
             + case grains.grain when 'month' then interval 1 month else interval 3 month end
             as date
         ) as target_start
-    from snapshot_range
+    from core.snapshot_range as snapshot_range
     cross join (select unnest(['month', 'quarter']) as grain) as grains
 ),
 
@@ -76,11 +70,7 @@ exposure_windows as (
     select
         month_start,
         1 as horizon_months,
-        case
-            when is_opening then 'opening'
-            when tenure_month >= 12 then '12+'
-            else cast(tenure_month as varchar)
-        end as hazard_bucket,
+        core.hazard_bucket(is_opening, tenure_month) as hazard_bucket,
         not active_at_end as churned
     from core.customer_months
     where month_complete
@@ -88,11 +78,7 @@ exposure_windows as (
     select
         month_start,
         3 as horizon_months,
-        case
-            when is_opening then 'opening'
-            when tenure_month >= 12 then '12+'
-            else cast(tenure_month as varchar)
-        end as hazard_bucket,
+        core.hazard_bucket(is_opening, tenure_month) as hazard_bucket,
         not active_three_months_later as churned
     from core.customer_months
     where three_months_complete
@@ -225,22 +211,12 @@ customer_tenure_buckets as (
         runs.horizon_months,
         base.customer_id,
         base.mrr_at_origin,
-        base.is_opening,
-        base.first_activation_date,
-        case
-            when base.is_opening then 'opening'
-            when months_since_first_paid.months >= 12 then '12+'
-            else cast(months_since_first_paid.months as varchar)
-        end as target_bucket
+        core.hazard_bucket(
+            base.is_opening,
+            greatest(0, core.tenure_month(base.first_activation_date, runs.target_start))
+        ) as target_bucket
     from forecast_horizons as runs
     inner join customers_at_origin as base using (origin_date)
-    cross join lateral (
-        select greatest(
-            0,
-            date_diff('month', base.first_activation_date, runs.target_start)
-            - cast(day(base.first_activation_date) > 1 as integer)
-        ) as months
-    ) as months_since_first_paid
 ),
 
 -- log of the chance to survive from the day after the origin to the day before the start
@@ -263,21 +239,10 @@ log_survival_before_target as (
         on bucket_hazards.grain = slices.grain
         and bucket_hazards.target_start = slices.target_start
         and bucket_hazards.horizon_months = 1
-        and bucket_hazards.hazard_bucket = case
-            when base.is_opening then 'opening'
-            when greatest(
-                0,
-                date_diff('month', base.first_activation_date, slices.month_start)
-                - cast(day(base.first_activation_date) > 1 as integer)
-            ) >= 12 then '12+'
-            else cast(
-                greatest(
-                    0,
-                    date_diff('month', base.first_activation_date, slices.month_start)
-                    - cast(day(base.first_activation_date) > 1 as integer)
-                ) as varchar
-            )
-        end
+        and bucket_hazards.hazard_bucket = core.hazard_bucket(
+            base.is_opening,
+            greatest(0, core.tenure_month(base.first_activation_date, slices.month_start))
+        )
     group by all
 ),
 
@@ -384,12 +349,12 @@ final as (
         case when runs.forecast_kind = 'backtest'
             then cast(coalesce(actual_churn.actual_churned_mrr, 0) as bigint) end
             as actual_churned_mrr
-    from forecast_runs as runs
+    from forecast_horizons as runs
     inner join base_totals using (grain, target_start)
     left join trailing_year_totals as totals
         on totals.grain = runs.grain
         and totals.target_start = runs.target_start
-        and totals.horizon_months = case runs.grain when 'month' then 1 else 3 end
+        and totals.horizon_months = runs.horizon_months
     left join expected_churn using (grain, target_start)
     left join actual_churn using (grain, target_start)
 )

@@ -11,15 +11,7 @@
 -- A customer's state on a day is the one left by its last movement dated on or before that
 -- day (churn: inactive; otherwise active with mrr_after), found by an ASOF join.
 create or replace table reporting.cohort_retention as
-with snapshot_range as (
-    select
-        min(snapshot_date) as first_snapshot_date,
-        max(snapshot_date) as latest_snapshot_date
-    from raw.snapshot_deliveries
-    where status = 'loaded'
-),
-
-grains as (
+with grains as (
     select * from (
         values
             ('month', 1),
@@ -39,7 +31,7 @@ period_starts as (
             to_months(grains.months_per_period)
         )) as date) as period_start
     from grains
-    cross join snapshot_range
+    cross join core.snapshot_range as snapshot_range
 ),
 
 -- each period with the day whose end state measures it: its last day, or the latest snapshot
@@ -52,7 +44,7 @@ periods as (
             as measured_on,
         period_ends.period_end <= cast(snapshot_range.latest_snapshot_date + 1 as date) as is_complete
     from period_starts
-    cross join snapshot_range
+    cross join core.snapshot_range as snapshot_range
     cross join lateral (
         select cast(period_starts.period_start + to_months(period_starts.months_per_period) as date)
             as period_end
@@ -92,7 +84,7 @@ cohort_members as (
             as cohort_period_start
     from first_activations
     cross join grains
-    cross join snapshot_range
+    cross join core.snapshot_range as snapshot_range
 ),
 
 measured_days as (

@@ -10,20 +10,12 @@
 -- `active_three_months_later` is the same at the end of the month two months on (the horizon of
 -- a quarter-ahead forecast), `three_months_complete` whether that day has a snapshot behind it.
 create or replace table core.customer_months as
-with snapshot_range as (
-    select
-        min(snapshot_date) as first_snapshot_date,
-        max(snapshot_date) as latest_snapshot_date
-    from raw.snapshot_deliveries
-    where status = 'loaded'
-),
-
-calendar_months as (
+with calendar_months as (
     select
         cast(series.month_start as date) as month_start,
         cast(series.month_start + interval 1 month as date) as month_end,
         snapshot_range.latest_snapshot_date
-    from snapshot_range,
+    from core.snapshot_range as snapshot_range,
         unnest(
             generate_series(
                 date_trunc('month', snapshot_range.first_snapshot_date) + interval 1 month,
@@ -113,9 +105,7 @@ final as (
         is_opening,
         case when not is_opening then first_activation_date end as first_paying_day,
         case
-            when not is_opening
-                then date_diff('month', first_activation_date, month_start)
-                    - cast(day(first_activation_date) > 1 as integer)
+            when not is_opening then core.tenure_month(first_activation_date, month_start)
         end as tenure_month,
         mrr_start,
         active_at_end,

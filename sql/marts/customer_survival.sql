@@ -5,13 +5,7 @@
 -- unknown) is left out. Events at a time are counted before censorings at the same time.
 -- 95% pointwise interval from Greenwood's variance, clipped to [0, 1].
 create or replace table reporting.customer_survival as
-with snapshot_range as (
-    select max(snapshot_date) as latest_snapshot_date
-    from raw.snapshot_deliveries
-    where status = 'loaded'
-),
-
-first_churns as (
+with first_churns as (
     select
         customer_id,
         min(movement_date) as first_churn_date
@@ -29,7 +23,7 @@ lifetimes as (
         ) as lifetime_days,
         first_churns.first_churn_date is not null as churned
     from core.customer_first_activation as activations
-    cross join snapshot_range
+    cross join core.snapshot_range as snapshot_range
     left join first_churns using (customer_id)
     where not exists (
         select 1

@@ -2,17 +2,9 @@
 -- snapshot, replayed from the movement log (opening base included). Days without a
 -- snapshot carry the state forward, except for churns dated inside the gap.
 create or replace table core.daily_customer_totals as
-with snapshot_range as (
-    select
-        min(snapshot_date) as first_snapshot_date,
-        max(snapshot_date) as latest_snapshot_date
-    from raw.snapshot_deliveries
-    where status = 'loaded'
-),
-
-calendar as (
+with calendar as (
     select cast(unnest(generate_series(first_snapshot_date, latest_snapshot_date, interval 1 day)) as date) as day
-    from snapshot_range
+    from core.snapshot_range as snapshot_range
 ),
 
 movement_deltas as (
