@@ -31,8 +31,7 @@ from churn_pipeline.charts import (
 )
 from churn_pipeline.lifetime_charts import (
     cohort_heatmap,
-    forecast_chart,
-    forecast_title,
+    forecast_panel,
     lifetime_grain,
     survival_chart,
 )
@@ -156,7 +155,7 @@ def render_html_report(conn: duckdb.DuckDBPyConnection, currency: str, grain: st
                 cohort_heatmap(conn, grain),
             ),
             panel("survival", "Customer survival (Kaplan–Meier)", survival_chart(conn)),
-            panel("forecast", forecast_title(conn, grain), forecast_chart(conn, grain, currency)),
+            panel("forecast", *forecast_panel(conn, grain, currency)),
             "</div>",
         )
     )

@@ -176,9 +176,15 @@ def survival_chart(conn: duckdb.DuckDBPyConnection) -> str:
     return chart_html(figure, "chart-survival") + note
 
 
-def forecast_title(conn: duckdb.DuckDBPyConnection, grain: str) -> str:
+def forecast_panel(conn: duckdb.DuckDBPyConnection, grain: str, currency: str) -> tuple[str, str]:
+    """The forecast panel's title (with the back-test error) and its chart."""
     grain = lifetime_grain(grain)
+    backtest = _read(conn, BACKTEST_SQL, {"grain": grain})
     forecast = _read(conn, FORECAST_SQL, {"grain": grain})
+    return forecast_title(grain, forecast), forecast_chart(grain, currency, backtest, forecast)
+
+
+def forecast_title(grain: str, forecast: list[dict[str, Any]] | None) -> str:
     if not forecast or forecast[0]["backtest_mae_customers"] is None:
         return f"Churn forecast by {grain}"
     row = forecast[0]
@@ -188,10 +194,12 @@ def forecast_title(conn: duckdb.DuckDBPyConnection, grain: str) -> str:
     )
 
 
-def forecast_chart(conn: duckdb.DuckDBPyConnection, grain: str, currency: str) -> str:
-    grain = lifetime_grain(grain)
-    backtest = _read(conn, BACKTEST_SQL, {"grain": grain})
-    forecast = _read(conn, FORECAST_SQL, {"grain": grain})
+def forecast_chart(
+    grain: str,
+    currency: str,
+    backtest: list[dict[str, Any]] | None,
+    forecast: list[dict[str, Any]] | None,
+) -> str:
     if backtest is None or forecast is None:
         return empty("The forecast tables are not in these outputs yet: run the pipeline.")
     if not backtest and not forecast:
