@@ -114,6 +114,7 @@ SCHEMA_FILES = (
     "schema/core_customer_first_activation",
     "schema/core_churn_reason_categories",
     "schema/core_movement_inputs",
+    "schema/view_customers",
     "schema/macro_period_start",
     "schema/macro_tenure_month",
     "schema/macro_hazard_bucket",

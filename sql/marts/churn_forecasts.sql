@@ -139,19 +139,6 @@ bucket_hazards as (
     group by grain, target_start, horizon_months, hazard_bucket
 ),
 
-customers as (
-    select
-        activations.customer_id,
-        activations.first_activation_date,
-        exists (
-            select 1
-            from core.customer_movements as opening
-            where opening.customer_id = activations.customer_id
-                and opening.movement = 'opening'
-        ) as is_opening
-    from core.customer_first_activation as activations
-),
-
 origins as (
     select distinct origin_date
     from forecast_runs
@@ -164,7 +151,7 @@ customers_at_origin as (
         customers.is_opening,
         origins.origin_date,
         movements.mrr_after as mrr_at_origin
-    from customers
+    from core.customers as customers
     inner join origins
         on customers.first_activation_date <= origins.origin_date
     asof inner join core.customer_movements as movements

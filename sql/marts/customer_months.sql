@@ -25,21 +25,6 @@ with calendar_months as (
         ) as series (month_start)
 ),
 
-opening_customers as (
-    select distinct customer_id
-    from core.customer_movements
-    where movement = 'opening'
-),
-
-customers as (
-    select
-        activations.customer_id,
-        activations.first_activation_date,
-        opening_customers.customer_id is not null as is_opening
-    from core.customer_first_activation as activations
-    left join opening_customers using (customer_id)
-),
-
 customer_month_grid as (
     select
         customers.customer_id,
@@ -57,7 +42,7 @@ customer_month_grid as (
         calendar_months.month_end - 1 <= calendar_months.latest_snapshot_date as month_complete,
         calendar_months.month_start + interval 3 month - interval 1 day
         <= calendar_months.latest_snapshot_date as three_months_complete
-    from customers
+    from core.customers as customers
     inner join calendar_months
         on customers.first_activation_date < calendar_months.month_start
 ),

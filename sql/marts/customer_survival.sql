@@ -22,15 +22,10 @@ lifetimes as (
             snapshot_range.latest_snapshot_date - activations.first_activation_date + 1
         ) as lifetime_days,
         first_churns.first_churn_date is not null as churned
-    from core.customer_first_activation as activations
+    from core.customers as activations
     cross join core.snapshot_range as snapshot_range
     left join first_churns using (customer_id)
-    where not exists (
-        select 1
-        from core.customer_movements as opening
-        where opening.customer_id = activations.customer_id
-            and opening.movement = 'opening'
-    )
+    where not activations.is_opening
 ),
 
 events_by_day as (
