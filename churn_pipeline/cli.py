@@ -262,11 +262,45 @@ def run(
 def backfill(
     start: Annotated[str, typer.Option(help="First snapshot date.")],
     end: Annotated[str, typer.Option(help="Last snapshot date, inclusive.")],
+    queue: Annotated[
+        bool,
+        typer.Option(
+            "--queue",
+            help="Submit the range to the Dagster daemon as an asset backfill instead of running "
+            "it here; in lake mode it is split into runs of CHURN_BACKFILL_RUN_DAYS dates.",
+        ),
+    ] = False,
 ) -> None:
-    """Materialize a historical range as one ranged Dagster run (single-run backfill policy)."""
+    """Materialize a historical range as one ranged Dagster run (or, with --queue, a backfill
+    the daemon runs)."""
     settings = _settings()
-    _execute(settings, _parse_date(start, "--start"), _parse_date(end, "--end"), "backfill")
+    first, last = _parse_date(start, "--start"), _parse_date(end, "--end")
+    if queue:
+        _submit_backfill(settings, first, last)
+        return
+    _execute(settings, first, last, "backfill")
     _print_headline(settings)
+
+
+def _submit_backfill(settings: Settings, start: date | None, end: date | None) -> None:
+    from churn_pipeline.runs import InstanceError, open_instance, snapshot_window, submit_backfill
+
+    try:
+        first, last = snapshot_window(settings, start, end)
+        instance = open_instance(settings)
+        backfill_id = submit_backfill(settings, instance, first, last)
+    except (FileNotFoundError, ValueError, InstanceError) as error:
+        raise UserError(str(error)) from None
+    split = (
+        f"runs of {settings.backfill_run_days} dates"
+        if settings.lake_mode
+        else "one ranged run (warehouse mode)"
+    )
+    console.print(
+        f"backfill {backfill_id} queued: {first}…{last} in {split}, then one run for the tables. "
+        "The Dagster daemon (`dagster-daemon run -w workspace.yaml`) starts its runs; "
+        "follow it in the UI's Backfills tab."
+    )
 
 
 @app.command()

@@ -97,7 +97,11 @@ class _PlannedDate:
 
 
 def ingest_window(
-    conn: duckdb.DuckDBPyConnection, settings: Settings, window_start: date, window_end: date
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    window_start: date,
+    window_end: date,
+    for_lake: bool = False,
 ) -> IngestionSummary:
     """Load every date in [window_start, window_end] (both inclusive), replacing what was there.
 
@@ -108,6 +112,10 @@ def ingest_window(
     One transaction: the window's rows are deleted, then its dates are staged, validated and
     inserted CHUNK_DAYS at a time (so a multi-year backfill never holds every row as text at
     once); a bad file anywhere rolls the whole window back.
+
+    `for_lake`: `conn` is a lake run's in-memory database, which holds only this window. The
+    history rule (a subscription keeps its customer_id) is then left to the lake's raw views,
+    and the texts that rule needs are kept in `lake_row_texts`.
     """
     plan = _plan_window(settings, window_start, window_end)
     summary = IngestionSummary(window_start, window_end)
@@ -126,7 +134,9 @@ def ingest_window(
             warehouse.run(conn, settings, "staging/delete_snapshot_deliveries_window", window)
             for first in range(0, len(plan), CHUNK_DAYS):
                 chunk = plan[first : first + CHUNK_DAYS]
-                rejected_by_rule.update(_ingest_chunk(conn, settings, chunk, ingested_at, summary))
+                rejected_by_rule.update(
+                    _ingest_chunk(conn, settings, chunk, ingested_at, summary, for_lake)
+                )
     finally:
         for table in (*STAGING_TABLES, "status_mapping"):
             conn.execute(f"drop table if exists {table}")
@@ -165,6 +175,7 @@ def _ingest_chunk(
     chunk: list[_PlannedDate],
     ingested_at: datetime,
     summary: IngestionSummary,
+    for_lake: bool,
 ) -> dict[str, int]:
     """Stage, validate and insert some consecutive dates; returns rejected rows by rule."""
     create_staging_table(conn)
@@ -188,18 +199,10 @@ def _ingest_chunk(
         "max_mrr_minor_units": settings.max_mrr * 10**settings.currency_exponent,
     }
     warehouse.run(conn, settings, "staging/validated_rows", params)
-    # needs the history before the chunk, so it runs apart from the per-row rules
-    previous = conn.execute(
-        "select max(snapshot_date) from raw.snapshot_deliveries "
-        "where snapshot_date < $day and rows_loaded > 0",
-        {"day": chunk[0].snapshot_date},
-    ).fetchone()
-    warehouse.run(
-        conn,
-        settings,
-        "staging/quarantine_changed_customers",
-        {"previous_loaded_date": previous[0] if previous else None},
-    )
+    if for_lake:
+        warehouse.run(conn, settings, "lake/insert_lake_row_texts")
+    else:
+        _quarantine_changed_customers(conn, settings, chunk[0].snapshot_date)
     warehouse.run(conn, settings, "staging/delivery_accounting")
     plan_frame = pd.DataFrame(
         plan_rows,
@@ -233,3 +236,20 @@ def _ingest_chunk(
     for table in STAGING_TABLES:
         conn.execute(f"drop table if exists {table}")
     return {str(rule): int(count) for rule, count in by_rule.items()}
+
+
+def _quarantine_changed_customers(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, first_day: date
+) -> None:
+    """The history rule: needs the dates before the chunk, so it runs apart from the per-row rules."""
+    previous = conn.execute(
+        "select max(snapshot_date) from raw.snapshot_deliveries "
+        "where snapshot_date < $day and rows_loaded > 0",
+        {"day": first_day},
+    ).fetchone()
+    warehouse.run(
+        conn,
+        settings,
+        "staging/quarantine_changed_customers",
+        {"previous_loaded_date": previous[0] if previous else None},
+    )

@@ -31,7 +31,7 @@ def daily_partitions_for(settings: Settings) -> dg.DailyPartitionsDefinition:
 def build_definitions(settings: Settings) -> dg.Definitions:
     partitions = daily_partitions_for(settings)
     assets_and_checks = [
-        *build_ingestion_assets(partitions),
+        *build_ingestion_assets(partitions, settings),
         *build_snapshot_checks(),
         *build_movement_assets(),
         *build_mart_assets(),

@@ -16,6 +16,7 @@ from churn_pipeline.landing import discover
 from churn_pipeline.pipeline import ALL_ASSETS_JOB, build_definitions
 from churn_pipeline.run_log import record_for, record_run
 from churn_pipeline.settings import PROJECT_ROOT, Settings
+from churn_pipeline.warehouse import StorageModeError
 
 INSTANCE_TEMPLATE = PROJECT_ROOT / "dagster.yaml"
 HOST_TAG = "churn_pipeline/host"
@@ -95,16 +96,8 @@ def run_pipeline(
     """One ranged run of every asset over [window_start, window_end] (both inclusive)."""
     definitions = build_definitions(settings)
     job = definitions.resolve_job_def(ALL_ASSETS_JOB)
-    partitions = job.partitions_def
-    assert partitions is not None
-    keys = partitions.get_partition_keys()
-    first_key, last_key = window_start.isoformat(), window_end.isoformat()
-    if first_key not in keys or last_key not in keys:
-        raise ValueError(
-            f"dates {first_key}…{last_key} fall outside the daily partitions "
-            f"{keys[0] if keys else '?'}…{keys[-1] if keys else '?'} (CHURN_START_DATE, and the newest "
-            "partition is yesterday in CHURN_TIMEZONE)"
-        )
+    keys = _partition_keys(definitions, window_start, window_end)
+    first_key, last_key = keys[0], keys[-1]
     recover_orphaned_runs(settings, instance)
     result = job.execute_in_process(
         instance=instance,
@@ -123,10 +116,28 @@ def run_pipeline(
     error = None if result.success else (_first_failure(result) or f"run {result.run_id} failed")
     run = instance.get_run_by_id(result.run_id)
     if run is not None:
-        record_run(settings, record_for(instance, run, error))
+        try:
+            record_run(settings, record_for(instance, run, error))
+        except StorageModeError:  # the run failed on it too, and says so below
+            assert error is not None
     if error is not None:
         raise RunFailedError(error)
     return RunOutcome(result.run_id, window_start, window_end)
+
+
+def _partition_keys(definitions: dg.Definitions, window_start: date, window_end: date) -> list[str]:
+    """The daily partition keys of [window_start, window_end]; both ends must be partitions."""
+    partitions = definitions.resolve_job_def(ALL_ASSETS_JOB).partitions_def
+    assert partitions is not None
+    keys = partitions.get_partition_keys()
+    first_key, last_key = window_start.isoformat(), window_end.isoformat()
+    if first_key not in keys or last_key not in keys:
+        raise ValueError(
+            f"dates {first_key}…{last_key} fall outside the daily partitions "
+            f"{keys[0] if keys else '?'}…{keys[-1] if keys else '?'} (CHURN_START_DATE, and the newest "
+            "partition is yesterday in CHURN_TIMEZONE)"
+        )
+    return keys[keys.index(first_key) : keys.index(last_key) + 1]
 
 
 def recover_orphaned_runs(settings: Settings, instance: dg.DagsterInstance) -> list[str]:
@@ -183,3 +194,37 @@ def _first_failure(result: dg.ExecuteInProcessResult) -> str | None:
             ):
                 return f"check {data.check_name} on {data.asset_key.to_user_string()} failed"
     return None
+
+
+def submit_backfill(
+    settings: Settings, instance: dg.DagsterInstance, window_start: date, window_end: date
+) -> str:
+    """Queue an asset backfill of every asset over [window_start, window_end] for the daemon.
+
+    The daemon splits it by each asset's backfill policy: in lake mode the snapshot dates go
+    in runs of CHURN_BACKFILL_RUN_DAYS (as many at a time as the instance's run queue allows),
+    then one run derives movements and rebuilds the tables once every date is in. Returns
+    the backfill id (the UI's Backfills tab shows its runs).
+    """
+    from dagster._core.execution.backfill import PartitionBackfill
+    from dagster._core.utils import make_new_backfill_id
+    from dagster._time import get_current_timestamp
+
+    definitions = build_definitions(settings)
+    asset_graph = definitions.resolve_asset_graph()
+    partition_keys = _partition_keys(definitions, window_start, window_end)
+    backfill = PartitionBackfill.from_asset_partitions(
+        backfill_id=make_new_backfill_id(),
+        asset_graph=asset_graph,
+        partition_names=partition_keys,
+        asset_selection=sorted(asset_graph.materializable_asset_keys),
+        backfill_timestamp=get_current_timestamp(),
+        tags={HOST_TAG: socket.gethostname()},
+        dynamic_partitions_store=instance,
+        all_partitions=False,
+        title=f"churn-pipeline backfill {window_start}…{window_end}",
+        description=f"storage mode {settings.storage}",
+        run_config=None,
+    )
+    instance.add_backfill(backfill)
+    return backfill.backfill_id

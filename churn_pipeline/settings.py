@@ -55,6 +55,13 @@ class Settings:
     duckdb_memory_limit: str = "3GB"
     duckdb_threads: int = 2
     sql_dir: Path = field(default=PROJECT_ROOT / "sql")
+    storage: str = "warehouse"  # warehouse | lake (docs/deployment.md)
+    lake_path: str = str(PROJECT_ROOT / "data" / "lake")  # a folder, or s3://bucket/prefix
+    backfill_run_days: int = 31  # lake mode: dates per run of a backfill split into runs
+
+    @property
+    def lake_mode(self) -> bool:
+        return self.storage == "lake"
 
     @property
     def currency_exponent(self) -> int:
@@ -93,7 +100,24 @@ class Settings:
             duckdb_memory_limit=env.get("CHURN_DUCKDB_MEMORY_LIMIT", "").strip() or "3GB",
             duckdb_threads=_optional_int(env, "CHURN_DUCKDB_THREADS", minimum=1) or 2,
             sql_dir=path("CHURN_SQL_DIR", PROJECT_ROOT / "sql"),
+            storage=_storage(env.get("CHURN_STORAGE", "").strip().lower() or "warehouse"),
+            lake_path=_lake_path(env.get("CHURN_LAKE_PATH", "").strip(), warehouse.parent / "lake"),
+            backfill_run_days=_optional_int(env, "CHURN_BACKFILL_RUN_DAYS", minimum=1) or 31,
         )
+
+
+def _storage(value: str) -> str:
+    if value not in ("warehouse", "lake"):
+        raise SettingsError(f"CHURN_STORAGE must be warehouse or lake, not {value!r}")
+    return value
+
+
+def _lake_path(value: str, default: Path) -> str:
+    """A local folder (made absolute against the project root) or an object-store URI."""
+    if "://" in value:
+        return value.rstrip("/")
+    path = Path(value).expanduser() if value else default
+    return str(path if path.is_absolute() else (PROJECT_ROOT / path).resolve())
 
 
 def _merged_environment(environ: dict[str, str] | None) -> dict[str, str]:

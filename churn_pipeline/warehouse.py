@@ -64,9 +64,21 @@ def connect(settings: Settings, read_only: bool = False) -> duckdb.DuckDBPyConne
             pause = LOCK_RETRY_PAUSES[attempt] if attempt < len(LOCK_RETRY_PAUSES) else 10
             time.sleep(min(pause, max(deadline - time.monotonic(), 0.05)))
             attempt += 1
+    _set_time_zone(conn, settings)
+    return conn
+
+
+def connect_memory(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """An in-memory database with the warehouse's limits (lake mode's loading and reading)."""
+    config = {"memory_limit": settings.duckdb_memory_limit, "threads": settings.duckdb_threads}
+    conn = duckdb.connect(":memory:", config=config)
+    _set_time_zone(conn, settings)
+    return conn
+
+
+def _set_time_zone(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     # timestamps without an offset are business time; set after connecting, once ICU is loaded
     conn.execute("set TimeZone = $timezone", {"timezone": settings.timezone})
-    return conn
 
 
 @contextmanager
@@ -105,11 +117,14 @@ def run(
     return conn.execute(query, used)
 
 
-SCHEMA_FILES = (
+RAW_TABLE_FILES = (  # warehouse mode; lake mode has views over the lake instead (lake.py)
     "schema/raw_subscription_snapshots",
     "schema/raw_snapshot_deliveries",
-    "schema/view_snapshot_range",
     "schema/raw_rejected_rows",
+)
+SCHEMA_FILES = (
+    "schema/macro_raw_row_json",
+    "schema/view_snapshot_range",
     "schema/core_customer_movements",
     "schema/core_customer_first_activation",
     "schema/core_churn_reason_categories",
@@ -122,11 +137,39 @@ SCHEMA_FILES = (
 )
 
 
+class StorageModeError(RuntimeError):
+    """The warehouse file was built in the other storage mode (CHURN_STORAGE)."""
+
+
 def ensure_schema(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     for schema in ("raw", "core", "reporting"):
         conn.execute(f"create schema if not exists {schema}")
+    _check_storage_mode(conn, settings)
+    if settings.lake_mode:
+        from churn_pipeline import lake  # lake.py builds on this module
+
+        lake.refresh_raw_layer(conn, settings)
+    else:
+        for name in RAW_TABLE_FILES:
+            run(conn, settings, name)
     for name in SCHEMA_FILES:
         run(conn, settings, name)
+
+
+def _check_storage_mode(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    row = conn.execute(
+        "select table_type from information_schema.tables "
+        "where table_schema = 'raw' and table_name = 'subscription_snapshots' "
+        "and table_catalog = current_database()"
+    ).fetchone()
+    if row is None:
+        return
+    built_in = "lake" if row[0] == "VIEW" else "warehouse"
+    if built_in != settings.storage:
+        raise StorageModeError(
+            f"the warehouse {settings.warehouse_path} was built in {built_in} mode but "
+            f"CHURN_STORAGE={settings.storage}: point CHURN_WAREHOUSE at a new file to switch modes"
+        )
 
 
 def fetch_dicts(

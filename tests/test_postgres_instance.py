@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -72,6 +73,48 @@ def contents(warehouse: Path) -> dict[str, list[tuple]]:
         }
 
 
+@contextmanager
+def running_daemon(env: dict[str, str], log: Path) -> Iterator[None]:
+    # a file, not a pipe: the run workers inherit the daemon's output, and a pipe nobody reads
+    # fills up and stops them mid-run
+    with log.open("w") as output:
+        daemon = subprocess.Popen(
+            [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+            env=env, cwd=PROJECT_ROOT, stdout=output, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            yield
+        finally:
+            os.killpg(daemon.pid, 15)
+            daemon.wait(timeout=60)
+
+
+def wait_for_runs(database: PostgresServer, backfill: bool = False) -> list[str]:
+    """The statuses of the instance's runs once all have finished (and, with `backfill`, once
+    the backfill is done too), or as they are at the time limit."""
+    deadline = time.monotonic() + DAEMON_TIMEOUT_SECONDS
+    statuses: list[str] = []
+    while time.monotonic() < deadline:
+        statuses = database.query("select status from runs order by id").split("\n")
+        runs_done = all(s in ("SUCCESS", "FAILURE", "CANCELED") for s in statuses if s)
+        backfill_done = not backfill or database.query("select status from bulk_actions") not in (
+            "REQUESTED",
+            "CANCELING",
+        )
+        if runs_done and backfill_done and statuses != [""]:
+            break
+        time.sleep(2)
+    return statuses
+
+
+def latest_events(database: PostgresServer) -> str:
+    return database.query(
+        "select run_id, dagster_event_type, step_key from event_logs "
+        "where dagster_event_type is not null order by id desc limit 8"
+    )
+
+
 @pytest.fixture(scope="module")
 def cli_run(
     server: PostgresServer, tmp_path_factory: pytest.TempPathFactory
@@ -118,31 +161,11 @@ def test_daemon_launches_queued_runs_with_the_same_result(
         )  # fmt: skip
     assert database.query("select string_agg(status, ',') from runs") == "QUEUED,QUEUED"
 
-    # a file, not a pipe: the run workers inherit the daemon's output, and a pipe nobody reads
-    # fills up and stops them mid-run
-    daemon_log = (tmp_path / "daemon.log").open("w")
-    daemon = subprocess.Popen(
-        [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
-        env=env, cwd=PROJECT_ROOT, stdout=daemon_log, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + DAEMON_TIMEOUT_SECONDS
-        statuses: list[str] = []
-        while time.monotonic() < deadline:
-            statuses = database.query("select status from runs order by id").split("\n")
-            if all(s in ("SUCCESS", "FAILURE", "CANCELED") for s in statuses):
-                break
-            time.sleep(2)
-        last_events = database.query(
-            "select run_id, dagster_event_type, step_key from event_logs "
-            "where dagster_event_type is not null order by id desc limit 8"
-        )
-        assert statuses == ["SUCCESS", "SUCCESS"], f"{statuses}; latest events:\n{last_events}"
-    finally:
-        os.killpg(daemon.pid, 15)
-        daemon.wait(timeout=60)
-        daemon_log.close()
+    with running_daemon(env, tmp_path / "daemon.log"):
+        statuses = wait_for_runs(database)
+    assert statuses == ["SUCCESS", "SUCCESS"], (
+        f"{statuses}; latest events:\n{latest_events(database)}"
+    )
     # both were enqueued, then started by the daemon two at a time (max_concurrent_runs: 2): each
     # run started before the other finished; the warehouse pool ordered their writing steps
     events = database.query(
@@ -155,3 +178,47 @@ def test_daemon_launches_queued_runs_with_the_same_result(
     ), events
     # two half-ranges, in whatever order the daemon ran them, equal one run over everything
     assert contents(tmp_path / "warehouse.duckdb") == contents(cli_root / "warehouse.duckdb")
+
+
+def test_daemon_runs_a_lake_backfill_two_runs_at_a_time(
+    server: PostgresServer, cli_run: tuple[Path, PostgresServer], tmp_path: Path
+) -> None:
+    cli_root, _ = cli_run
+    env = project_env(tmp_path, server, "lake_instance")
+    env.update(
+        CHURN_STORAGE="lake", CHURN_LAKE_PATH=str(tmp_path / "lake"), CHURN_BACKFILL_RUN_DAYS="6"
+    )
+    database = in_database(server, "lake_instance")
+    queued = subprocess.run(
+        [str(BIN / "churn-pipeline"), "backfill", "--queue",
+         "--start", SPEC.start.isoformat(), "--end", LAST_DAY.isoformat()],
+        env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert queued.returncode == 0, queued.stderr[-3000:]
+    assert "runs of 6 dates" in queued.stdout
+    assert database.query("select status from bulk_actions") == "REQUESTED"
+
+    with running_daemon(env, tmp_path / "daemon.log"):
+        statuses = wait_for_runs(database, backfill=True)
+    log_tail = (tmp_path / "daemon.log").read_text()[-3000:]
+    assert database.query("select status from bulk_actions") == "COMPLETED_SUCCESS", log_tail
+    # 24 dates in runs of 6, then one run of the unpartitioned assets over the whole lake
+    assert statuses == ["SUCCESS"] * 5, f"{statuses}; latest events:\n{latest_events(database)}"
+    # in flight: from the daemon launching the run (its process starting) to its success
+    spans = [
+        tuple(float(v) for v in line.split("|"))
+        for line in database.query(
+            "select extract(epoch from min(timestamp)), extract(epoch from max(timestamp)) "
+            "from event_logs where dagster_event_type in ('PIPELINE_STARTING', 'PIPELINE_SUCCESS') "
+            "and run_id in (select run_id from run_tags "
+            "where key = 'dagster/asset_partition_range_start') group by run_id order by 1"
+        ).split("\n")
+    ]
+    assert len(spans) == 4
+    overlapping = [
+        (a, b) for i, a in enumerate(spans) for b in spans[i + 1 :] if b[0] < a[1] and a[0] < b[1]
+    ]
+    assert overlapping, f"no two ingestion runs were in flight together: {spans}"
+    assert contents(tmp_path / "warehouse.duckdb") == contents(cli_root / "warehouse.duckdb")
+    dates = sorted((tmp_path / "lake" / "snapshot_deliveries").glob("snapshot_date=2025-*"))
+    assert len(dates) == SPEC.days

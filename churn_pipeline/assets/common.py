@@ -17,6 +17,11 @@ def window_dates(context: dg.AssetExecutionContext) -> tuple[date, date]:
     return first, last
 
 
+def days_between(first: date, last: date) -> list[date]:
+    """Every date from first to last, both inclusive."""
+    return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+
+
 def markdown_preview(
     conn: duckdb.DuckDBPyConnection, query: str, params: dict | None = None
 ) -> dg.MetadataValue:

@@ -2,10 +2,11 @@
 
 import dagster as dg
 
-from churn_pipeline import warehouse
+from churn_pipeline import lake, warehouse
 from churn_pipeline.assets.common import (
     ASSET_BACKFILL_POLICY,
     WAREHOUSE_POOL,
+    days_between,
     markdown_preview,
     window_dates,
 )
@@ -15,29 +16,43 @@ from churn_pipeline.settings import Settings
 from churn_pipeline.snapshot_files import SnapshotFileError
 
 
-def build_ingestion_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+def build_ingestion_assets(
+    partitions: dg.PartitionsDefinition, settings: Settings
+) -> list[dg.AssetsDefinition]:
+    # Lake mode writes each date to its own files: runs over different dates share no lock,
+    # so a backfill is split into runs of CHURN_BACKFILL_RUN_DAYS that may run side by side.
+    lake_mode = settings.lake_mode
+
     @dg.asset(
         key=["raw", "subscription_snapshots"],
         group_name="ingestion",
         partitions_def=partitions,
-        backfill_policy=ASSET_BACKFILL_POLICY,
-        pool=WAREHOUSE_POOL,
+        backfill_policy=dg.BackfillPolicy.multi_run(settings.backfill_run_days)
+        if lake_mode
+        else ASSET_BACKFILL_POLICY,
+        pool=None if lake_mode else WAREHOUSE_POOL,
         kinds={"duckdb", "csv", "parquet"},
         description=(
             "Daily subscription snapshots from CHURN_LANDING_DIR in the canonical schema "
             "(METRICS.md §1): statuses mapped, money in integer minor units, dates in business "
             "time. Rejected rows go to raw.rejected_rows; dates without a file are recorded as "
-            "gaps in raw.snapshot_deliveries."
+            "gaps in raw.snapshot_deliveries. In lake mode (CHURN_STORAGE=lake) each date is "
+            "written as Parquet under CHURN_LAKE_PATH instead, without the warehouse lock."
         ),
     )
     def subscription_snapshots(
         context: dg.AssetExecutionContext, settings: dg.ResourceParam[Settings]
     ) -> dg.MaterializeResult:
         first, last = window_dates(context)
-        with warehouse.open_warehouse(settings) as conn:
+        opened = (
+            lake.loading_database(settings) if lake_mode else warehouse.open_warehouse(settings)
+        )
+        with opened as conn:
             try:
-                summary = ingest_window(conn, settings, first, last)
-            except (LandingError, SnapshotFileError) as error:
+                summary = ingest_window(conn, settings, first, last, for_lake=lake_mode)
+                if lake_mode:
+                    lake.write_dates(conn, settings, days_between(first, last), lake.new_version())
+            except (LandingError, SnapshotFileError, lake.LakeError) as error:
                 raise dg.Failure(description=str(error), allow_retries=False) from None
             context.log.info(
                 f"snapshots {first}…{last}: {len(summary.loaded_dates)} dates loaded, "

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from churn_pipeline import warehouse
+from churn_pipeline import lake, warehouse
 from churn_pipeline.settings import Settings
 
 SNAPSHOTS = dg.AssetKey(["raw", "subscription_snapshots"])
@@ -19,7 +19,7 @@ def _query_check(
     @dg.asset_check(asset=SNAPSHOTS, name=name, description=description, blocking=blocking)
     def _check(settings: dg.ResourceParam[Settings]) -> dg.AssetCheckResult:
         bound = {key: getattr(settings, value) for key, value in (params or {}).items()}
-        with warehouse.open_warehouse(settings) as conn:
+        with lake.open_raw_layer(settings) as conn:
             cursor = warehouse.run(conn, settings, sql_name, bound)
             columns = [d[0] for d in cursor.description]
             rows = cursor.fetchall()

@@ -17,11 +17,9 @@ select
         when 'ended_at' then ended_at
     end as value,
     rule,
-    to_json({
-        'subscription_id': subscription_id, 'customer_id': customer_id, 'status': status,
-        'mrr': mrr, 'currency': currency, 'plan': plan, 'started_at': started_at,
-        'canceled_at': canceled_at, 'ended_at': ended_at, 'cancel_reason': cancel_reason,
-        'snapshot_date': snapshot_date
-    })::varchar as raw_row
+    raw.raw_row_json(
+        subscription_id, customer_id, status, mrr, currency, plan, started_at,
+        canceled_at, ended_at, cancel_reason, snapshot_date
+    ) as raw_row
 from validated_rows
 where rule is not null

@@ -1,0 +1,212 @@
+"""Lake storage mode: the day-partitioned raw layer as Parquet files under CHURN_LAKE_PATH.
+
+Layout, for the layers subscription_snapshots, rejected_rows and snapshot_deliveries:
+
+    <lake>/<layer>/snapshot_date=YYYY-MM-DD/version=<ingested at>-<random>/part.parquet
+
+A run writes a new version of each of its dates, the delivery file last: that file commits
+the version, and the `raw` views read only each date's latest committed version. So a run
+killed half-way leaves nothing visible, re-running heals, and runs (or machines) writing
+different dates never share a file or a lock. Older versions of a date are removed once a
+newer one is committed (on a local folder; on object storage they stay and are ignored).
+
+Each layer also holds an empty `snapshot_date=0001-01-01/version=schema` file, so that the
+views bind before the first date is written.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+
+from churn_pipeline import warehouse
+from churn_pipeline.settings import Settings
+
+LAYERS = ("subscription_snapshots", "rejected_rows", "snapshot_deliveries")  # commit file last
+SCHEMA_DATE = date(1, 1, 1)
+SCHEMA_VERSION = "schema"
+FILE_NAME = "part.parquet"
+# the raw layer's tables as DuckDB tables, for the in-memory database a lake run loads into
+RAW_TABLE_FILES = (*warehouse.RAW_TABLE_FILES, "schema/macro_raw_row_json", "lake/lake_row_texts")
+# the views (and two small tables) that make the lake look like warehouse mode's raw
+# tables, in dependency order
+RAW_LAYER_FILES = (
+    "lake/view_lake_snapshot_deliveries",
+    "lake/view_lake_subscription_snapshots",
+    "lake/view_lake_rejected_rows",
+    "lake/table_subscription_customer_of_record",
+    "lake/view_subscription_snapshots",
+    "lake/view_changed_customer_rows",
+    "lake/view_rejected_rows",
+    "lake/table_snapshot_deliveries",
+)
+VIEW_LAYER = {
+    "lake/view_lake_snapshot_deliveries": "snapshot_deliveries",
+    "lake/view_lake_subscription_snapshots": "subscription_snapshots",
+    "lake/view_lake_rejected_rows": "rejected_rows",
+}
+FILES_MARKER = "__LAKE_FILES__"
+
+
+class LakeError(RuntimeError):
+    """The lake cannot be read or written (its path, its files)."""
+
+
+def is_remote(settings: Settings) -> bool:
+    return "://" in settings.lake_path
+
+
+def layer_glob(settings: Settings, layer: str) -> str:
+    return f"{settings.lake_path}/{layer}/*/*/{FILE_NAME}"
+
+
+def version_path(settings: Settings, layer: str, day: date, version: str) -> str:
+    return f"{settings.lake_path}/{layer}/snapshot_date={day.isoformat()}/version={version}/{FILE_NAME}"
+
+
+def new_version(now: datetime | None = None) -> str:
+    """Sortable by time of writing; the random part tells apart two runs in the same microsecond."""
+    moment = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
+    return f"{moment}-{uuid.uuid4().hex[:8]}"
+
+
+@contextmanager
+def loading_database(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB with the raw tables: a lake run loads its window here, then writes
+    the window's dates to the lake. No file is shared with any other run."""
+    conn = warehouse.connect_memory(settings)
+    try:
+        conn.execute("create schema if not exists raw")
+        for name in RAW_TABLE_FILES:
+            warehouse.run(conn, settings, name)
+        yield conn
+    finally:
+        conn.close()
+
+
+def ensure_layout(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Write each layer's empty schema file when the layer has none yet."""
+    missing = [layer for layer in LAYERS if not _has_schema_file(conn, settings, layer)]
+    if not missing:
+        return
+    with loading_database(settings) as scratch:
+        for layer in missing:
+            _write_file(
+                scratch,
+                settings,
+                layer_query(settings, layer),
+                {"day": SCHEMA_DATE, "quarantine_threshold": settings.quarantine_threshold},
+                version_path(settings, layer, SCHEMA_DATE, SCHEMA_VERSION),
+            )
+
+
+def refresh_raw_layer(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """The `raw` layer over the lake as it is now (in the warehouse file, or in a reader's
+    memory): views over the files, and the two small tables of the history rule rebuilt."""
+    ensure_layout(conn, settings)
+    conn.execute("create schema if not exists raw")
+    with warehouse.transaction(conn):
+        for name in RAW_LAYER_FILES:
+            text = warehouse.sql(settings, name)
+            if name in VIEW_LAYER:
+                text = text.replace(FILES_MARKER, _literal(layer_glob(settings, VIEW_LAYER[name])))
+            conn.execute(text)
+
+
+@contextmanager
+def open_reader(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The raw layer as views in an in-memory database: reading the lake takes no lock."""
+    conn = warehouse.connect_memory(settings)
+    try:
+        refresh_raw_layer(conn, settings)
+        yield conn
+    finally:
+        conn.close()
+
+
+@contextmanager
+def open_raw_layer(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Where the raw tables are read in the current storage mode."""
+    if settings.lake_mode:
+        with open_reader(settings) as conn:
+            yield conn
+    else:
+        with warehouse.open_warehouse(settings) as conn:
+            yield conn
+
+
+def layer_query(settings: Settings, layer: str) -> str:
+    return warehouse.sql(settings, f"lake/layer_{layer}")
+
+
+def write_dates(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, days: Iterable[date], version: str
+) -> None:
+    """Write each date of the loading database to the lake as `version`, then drop the older
+    versions of those dates."""
+    ensure_layout(conn, settings)
+    params = {"quarantine_threshold": settings.quarantine_threshold}
+    for day in days:
+        for layer in LAYERS:
+            _write_file(
+                conn,
+                settings,
+                layer_query(settings, layer),
+                {**params, "day": day},
+                version_path(settings, layer, day, version),
+            )
+        _remove_older_versions(settings, day, version)
+
+
+def _write_file(
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    query: str,
+    params: dict[str, object],
+    target: str,
+) -> None:
+    used = {key: value for key, value in params.items() if f"${key}" in query}
+    relation = conn.sql(query, params=used)
+    try:
+        if is_remote(settings):  # an object appears whole when its upload completes
+            relation.write_parquet(target, compression="zstd")
+            return
+        path = Path(target)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{FILE_NAME}.{uuid.uuid4().hex}.tmp")
+        relation.write_parquet(str(partial), compression="zstd")
+        os.replace(partial, path)
+    except (duckdb.Error, OSError) as error:
+        raise LakeError(f"cannot write {target} (CHURN_LAKE_PATH): {error}") from error
+
+
+def _remove_older_versions(settings: Settings, day: date, version: str) -> None:
+    if is_remote(settings):
+        return
+    for layer in LAYERS:
+        folder = Path(settings.lake_path) / layer / f"snapshot_date={day.isoformat()}"
+        for old in folder.glob("version=*"):
+            if old.name.removeprefix("version=") < version:
+                shutil.rmtree(old, ignore_errors=True)
+
+
+def _has_schema_file(conn: duckdb.DuckDBPyConnection, settings: Settings, layer: str) -> bool:
+    target = version_path(settings, layer, SCHEMA_DATE, SCHEMA_VERSION)
+    if not is_remote(settings):
+        return Path(target).is_file()
+    try:
+        row = conn.execute("select count(*) from glob($target)", {"target": target}).fetchone()
+    except duckdb.Error as error:
+        raise LakeError(f"cannot list {target} (CHURN_LAKE_PATH): {error}") from error
+    return bool(row and row[0])
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
