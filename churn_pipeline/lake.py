@@ -2,13 +2,20 @@
 
 Layout, for the layers subscription_snapshots, rejected_rows and snapshot_deliveries:
 
-    <lake>/<layer>/snapshot_date=YYYY-MM-DD/version=<ingested at>-<random>/part.parquet
+    <lake>/<layer>/snapshot_date=YYYY-MM-DD/version=<run start>-<random>/part.parquet
 
 A run writes a new version of each of its dates, the delivery file last: that file commits
-the version, and the `raw` views read only each date's latest committed version. So a run
-killed half-way leaves nothing visible, re-running heals, and runs (or machines) writing
-different dates never share a file or a lock. Older versions of a date are removed once a
-newer one is committed (on a local folder; on object storage they stay and are ignored).
+the date's version. Each date commits on its own (a window killed half-way has some dates
+new and the rest as they were; re-running heals), and runs over different dates never share
+a file. The version is stamped when the run starts reading the landing folder, so of two
+runs re-writing one date, the one that read the files later wins.
+
+Readers pin what they read: each time a step opens the warehouse (or a check opens the
+lake), the `raw` views are re-created over the files of each date's latest committed version
+at that moment, so a step sees one consistent lake even while other runs commit. A
+superseded version is deleted only once the version that replaced it is SUPERSEDED_GRACE
+old, so that no reader still pins it (on a local folder; on object storage old versions stay
+and are ignored).
 
 Each layer also holds an empty `snapshot_date=0001-01-01/version=schema` file, so that the
 views bind before the first date is written.
@@ -17,11 +24,13 @@ views bind before the first date is written.
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -53,6 +62,10 @@ VIEW_LAYER = {
     "lake/view_lake_rejected_rows": "rejected_rows",
 }
 FILES_MARKER = "__LAKE_FILES__"
+VERSION_IN_PATH = re.compile(
+    r"snapshot_date=(?P<day>\d{4}-\d{2}-\d{2})/version=(?P<version>[^/]+)/"
+)
+SUPERSEDED_GRACE = timedelta(hours=1)  # longer than any step reads the lake
 
 
 class LakeError(RuntimeError):
@@ -91,6 +104,25 @@ def loading_database(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
         conn.close()
 
 
+def committed_versions(conn: duckdb.DuckDBPyConnection, settings: Settings) -> dict[date, str]:
+    """Each date's latest committed version, from the names of the delivery files (listed, not
+    opened: a file deleted meanwhile cannot fail the listing)."""
+    pattern = layer_glob(settings, "snapshot_deliveries")
+    try:
+        files = conn.execute("select file from glob($pattern)", {"pattern": pattern}).fetchall()
+    except duckdb.Error as error:
+        raise LakeError(f"cannot list {pattern} (CHURN_LAKE_PATH): {error}") from error
+    latest: dict[date, str] = {}
+    for (name,) in files:
+        match = VERSION_IN_PATH.search(name)
+        if match is None:
+            continue
+        day, version = date.fromisoformat(match["day"]), match["version"]
+        if day != SCHEMA_DATE and version > latest.get(day, ""):
+            latest[day] = version
+    return latest
+
+
 def ensure_layout(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """Write each layer's empty schema file when the layer has none yet."""
     missing = [layer for layer in LAYERS if not _has_schema_file(conn, settings, layer)]
@@ -107,16 +139,27 @@ def ensure_layout(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
             )
 
 
-def refresh_raw_layer(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+def refresh_raw_layer(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, write_layout: bool = True
+) -> None:
     """The `raw` layer over the lake as it is now (in the warehouse file, or in a reader's
-    memory): views over the files, and the two small tables of the history rule rebuilt."""
-    ensure_layout(conn, settings)
+    memory): views over the files of each date's latest committed version, and the two small
+    tables of the history rule rebuilt from them."""
+    if write_layout:
+        ensure_layout(conn, settings)
+    elif not _has_schema_file(conn, settings, LAYERS[-1]):
+        raise LakeError(f"no lake at {settings.lake_path} yet (CHURN_LAKE_PATH): nothing ingested")
+    versions = sorted(committed_versions(conn, settings).items())
     conn.execute("create schema if not exists raw")
     with warehouse.transaction(conn):
         for name in RAW_LAYER_FILES:
             text = warehouse.sql(settings, name)
             if name in VIEW_LAYER:
-                text = text.replace(FILES_MARKER, _literal(layer_glob(settings, VIEW_LAYER[name])))
+                layer = VIEW_LAYER[name]
+                files = [version_path(settings, layer, SCHEMA_DATE, SCHEMA_VERSION)] + [
+                    version_path(settings, layer, day, version) for day, version in versions
+                ]
+                text = text.replace(FILES_MARKER, "[" + ", ".join(map(_literal, files)) + "]")
             conn.execute(text)
 
 
@@ -125,7 +168,8 @@ def open_reader(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """The raw layer as views in an in-memory database: reading the lake takes no lock."""
     conn = warehouse.connect_memory(settings)
     try:
-        refresh_raw_layer(conn, settings)
+        refresh_raw_layer(conn, settings, write_layout=False)
+        warehouse.run(conn, settings, "schema/macro_checked_snapshot_dates")
         yield conn
     finally:
         conn.close()
@@ -147,10 +191,10 @@ def layer_query(settings: Settings, layer: str) -> str:
 
 
 def write_dates(
-    conn: duckdb.DuckDBPyConnection, settings: Settings, days: Iterable[date], version: str
+    conn: duckdb.DuckDBPyConnection, settings: Settings, days: list[date], version: str
 ) -> None:
-    """Write each date of the loading database to the lake as `version`, then drop the older
-    versions of those dates."""
+    """Write each date of the loading database to the lake as `version`, then remove what
+    earlier versions of those dates may go."""
     ensure_layout(conn, settings)
     params = {"quarantine_threshold": settings.quarantine_threshold}
     for day in days:
@@ -162,7 +206,7 @@ def write_dates(
                 {**params, "day": day},
                 version_path(settings, layer, day, version),
             )
-        _remove_older_versions(settings, day, version)
+    remove_superseded_versions(settings, days)
 
 
 def _write_file(
@@ -187,14 +231,39 @@ def _write_file(
         raise LakeError(f"cannot write {target} (CHURN_LAKE_PATH): {error}") from error
 
 
-def _remove_older_versions(settings: Settings, day: date, version: str) -> None:
+def remove_superseded_versions(settings: Settings, days: Iterable[date] | None = None) -> int:
+    """Delete versions that a version committed more than SUPERSEDED_GRACE ago replaced (no
+    reader pins them any more), with the leftovers of killed runs once they are that old; for
+    `days`, else every date of the lake. Returns the versions deleted."""
     if is_remote(settings):
-        return
-    for layer in LAYERS:
-        folder = Path(settings.lake_path) / layer / f"snapshot_date={day.isoformat()}"
-        for old in folder.glob("version=*"):
-            if old.name.removeprefix("version=") < version:
-                shutil.rmtree(old, ignore_errors=True)
+        return 0
+    root = Path(settings.lake_path)
+    if days is None:
+        days = sorted(
+            date.fromisoformat(folder.name.removeprefix("snapshot_date="))
+            for folder in (root / "snapshot_deliveries").glob("snapshot_date=*")
+            if folder.name != f"snapshot_date={SCHEMA_DATE.isoformat()}"
+        )
+    cutoff = time.time() - SUPERSEDED_GRACE.total_seconds()
+    removed: set[tuple[date, str]] = set()
+    for day in days:
+        folders = [root / layer / f"snapshot_date={day.isoformat()}" for layer in LAYERS]
+        commits = {
+            marker.parent.name.removeprefix("version="): marker.stat().st_mtime
+            for marker in folders[-1].glob(f"version=*/{FILE_NAME}")
+        }
+        settled = max(
+            (v for v, committed_at in commits.items() if committed_at < cutoff), default=None
+        )
+        if settled is None:
+            continue
+        for folder in folders:
+            for old in folder.glob("version=*"):
+                version = old.name.removeprefix("version=")
+                if version < settled and old.stat().st_mtime < cutoff:
+                    shutil.rmtree(old, ignore_errors=True)
+                    removed.add((day, version))
+    return len(removed)
 
 
 def _has_schema_file(conn: duckdb.DuckDBPyConnection, settings: Settings, layer: str) -> bool:

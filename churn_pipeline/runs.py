@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from churn_pipeline.lake import LakeError
 from churn_pipeline.landing import discover
 from churn_pipeline.pipeline import ALL_ASSETS_JOB, build_definitions
 from churn_pipeline.run_log import record_for, record_run
@@ -118,8 +119,9 @@ def run_pipeline(
     if run is not None:
         try:
             record_run(settings, record_for(instance, run, error))
-        except StorageModeError:  # the run failed on it too, and says so below
-            assert error is not None
+        except (StorageModeError, LakeError):  # the run failed on it too, and says so below
+            if error is None:
+                raise
     if error is not None:
         raise RunFailedError(error)
     return RunOutcome(result.run_id, window_start, window_end)

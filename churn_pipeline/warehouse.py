@@ -124,6 +124,7 @@ RAW_TABLE_FILES = (  # warehouse mode; lake mode has views over the lake instead
 )
 SCHEMA_FILES = (
     "schema/macro_raw_row_json",
+    "schema/macro_checked_snapshot_dates",
     "schema/view_snapshot_range",
     "schema/core_customer_movements",
     "schema/core_customer_first_activation",
@@ -158,13 +159,14 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
 
 def _check_storage_mode(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     row = conn.execute(
-        "select table_type from information_schema.tables "
-        "where table_schema = 'raw' and table_name = 'subscription_snapshots' "
-        "and table_catalog = current_database()"
+        "select 'warehouse' from duckdb_tables() where database_name = current_database() "
+        "and schema_name = 'raw' and table_name = 'subscription_snapshots' "
+        "union all select 'lake' from duckdb_views() where database_name = current_database() "
+        "and schema_name = 'raw' and view_name = 'subscription_snapshots'"
     ).fetchone()
     if row is None:
         return
-    built_in = "lake" if row[0] == "VIEW" else "warehouse"
+    built_in = row[0]
     if built_in != settings.storage:
         raise StorageModeError(
             f"the warehouse {settings.warehouse_path} was built in {built_in} mode but "

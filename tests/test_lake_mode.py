@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import duckdb
 import pytest
 
 from churn_pipeline import lake
+from churn_pipeline.assets.snapshot_checks import snapshot_checks
 from churn_pipeline.demo_data import DemoSpec, write_demo_snapshots
 from churn_pipeline.runs import RunFailedError, snapshot_window
 from tests.conftest import Project, sub
@@ -179,7 +180,7 @@ def test_the_history_rule_counts_towards_refusing_a_date(
 
 
 def test_a_date_written_half_way_stays_invisible_and_a_rerun_heals(
-    tmp_path: Path, instance: dg.DagsterInstance
+    tmp_path: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = lake_project(tmp_path, instance)
     project.write_csv("2025-03-01", [sub("s1", "c1"), sub("s2", "c2")])
@@ -208,11 +209,37 @@ def test_a_date_written_half_way_stays_invisible_and_a_rerun_heals(
     assert project.query(
         "select count(*) from raw.subscription_snapshots where customer_id = 'c9'"
     ) == [(0,)]
-    # the re-run committed a newer version of the 2nd and removed the older ones
-    versions = list(
-        (tmp_path / "lake" / "subscription_snapshots" / "snapshot_date=2025-03-02").iterdir()
-    )
+    # the re-run committed a newer version of the 2nd; the older ones stay while a reader may
+    # still pin them, and go once the new version is SUPERSEDED_GRACE old
+    folder = tmp_path / "lake" / "subscription_snapshots" / "snapshot_date=2025-03-02"
+    assert len(list(folder.iterdir())) == 3
+    monkeypatch.setattr(lake, "SUPERSEDED_GRACE", timedelta(0))
+    assert lake.remove_superseded_versions(project.settings) == 2  # the first and the stray one
+    versions = list(folder.iterdir())
     assert len(versions) == 1 and versions[0].name > f"version={version}"
+    assert every_table(project) == before
+
+
+def test_a_step_reads_the_versions_it_pinned_while_another_run_commits(
+    tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    project = lake_project(tmp_path, instance)
+    project.write_csv("2025-03-01", [sub("s1", "c1"), sub("s2", "c2")])
+    project.write_csv("2025-03-02", [sub("s1", "c1"), sub("s2", "c2")])
+    project.run("2025-03-01", "2025-03-02")
+    count = (
+        "select (select count(*) from raw.subscription_snapshots), "
+        "(select sum(rows_loaded) from raw.snapshot_deliveries)"
+    )
+    with lake.open_reader(project.settings) as pinned:
+        assert pinned.execute(count).fetchone() == (4, 4)
+        # a corrected file of the 2nd is committed meanwhile by another run
+        project.write_csv("2025-03-02", [sub("s1", "c1"), sub("s2", "c2"), sub("s3", "c3")])
+        project.run("2025-03-02", "2025-03-02")
+        assert pinned.execute(count).fetchone() == (4, 4)  # still its own consistent lake
+    with lake.open_reader(project.settings) as fresh:
+        assert fresh.execute(count).fetchone() == (5, 5)
+    assert project.query(count) == [(5, 5)]
 
 
 def test_a_warehouse_file_keeps_its_storage_mode(
@@ -224,3 +251,21 @@ def test_a_warehouse_file_keeps_its_storage_mode(
     project.settings = replace(project.settings, storage="lake", lake_path=str(tmp_path / "lake"))
     with pytest.raises(RunFailedError, match="built in warehouse mode but CHURN_STORAGE=lake"):
         project.run("2025-03-01", "2025-03-01")
+
+
+def test_the_raw_checks_look_at_the_runs_own_dates(
+    tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    """Parallel runs commit in any order: "the latest ingestion" may be another run's dates."""
+    project = lake_project(tmp_path, instance)
+    project.write_csv("2025-03-01", [sub("s1", "c1"), {"subscription_id": "s2", "status": "x"}])
+    project.write_csv("2025-03-02", [sub("s1", "c1")])
+    with pytest.raises(RunFailedError, match="quarantine_within_threshold"):
+        project.run("2025-03-01", "2025-03-01")  # half its rows rejected: refused
+    project.run("2025-03-02", "2025-03-02")  # committed later, by "another run"
+    refused_check = next(c for c in snapshot_checks() if c.name == "quarantine_within_threshold")
+    with lake.open_reader(project.settings) as conn:
+        own_dates = {"window_start": date(2025, 3, 1), "window_end": date(2025, 3, 1)}
+        assert not refused_check.evaluate(conn, project.settings, own_dates).passed
+        unknown_run = {"window_start": None, "window_end": None}  # falls back to the latest
+        assert refused_check.evaluate(conn, project.settings, unknown_run).passed

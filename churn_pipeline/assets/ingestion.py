@@ -47,11 +47,12 @@ def build_ingestion_assets(
         opened = (
             lake.loading_database(settings) if lake_mode else warehouse.open_warehouse(settings)
         )
+        version = lake.new_version()  # stamped before reading: the run that read later wins
         with opened as conn:
             try:
                 summary = ingest_window(conn, settings, first, last, for_lake=lake_mode)
                 if lake_mode:
-                    lake.write_dates(conn, settings, days_between(first, last), lake.new_version())
+                    lake.write_dates(conn, settings, days_between(first, last), version)
             except (LandingError, SnapshotFileError, lake.LakeError) as error:
                 raise dg.Failure(description=str(error), allow_retries=False) from None
             context.log.info(

@@ -19,6 +19,7 @@ from churn_pipeline.assets.common import (
     markdown_preview,
     table_row_count,
 )
+from churn_pipeline.assets.query_checks import QueryCheck, query_checks_step
 from churn_pipeline.html_report import write_html_report
 from churn_pipeline.publish import publish
 from churn_pipeline.reasons import categorize_reasons, mapping_for
@@ -333,60 +334,34 @@ def build_lifetime_tables() -> list[SqlTable]:
     ]
 
 
-def _violations_check(
-    asset_key: dg.AssetKey, name: str, description: str, query: str
-) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=asset_key, name=name, blocking=True, description=description)
-    def _check(settings: dg.ResourceParam[Settings]) -> dg.AssetCheckResult:
-        with warehouse.open_warehouse(settings) as conn:
-            cursor = conn.execute(query)
-            columns = [d[0] for d in cursor.description]
-            rows = cursor.fetchall()
-        shown = [{c: str(v) for c, v in zip(columns, row, strict=True)} for row in rows[:20]]
-        return dg.AssetCheckResult(
-            passed=not rows,
-            metadata={"violations": len(rows), "first_violations": dg.MetadataValue.json(shown)},
-        )
-
-    return _check
-
-
 def build_mart_checks() -> list[dg.AssetChecksDefinition]:
-    return [
-        _violations_check(
+    checks = [
+        QueryCheck(
             CHURN_BY_PERIOD,
             "customer_identity",
             "customers_end = customers_start + new + reactivated − churned on every row of every grain.",
-            "select grain, period_start, customers_start, new_customers, reactivated_customers, "
-            "churned_customers, customers_end from reporting.churn_by_period where customers_end "
-            "<> customers_start + new_customers + reactivated_customers - churned_customers",
+            "checks/churn_by_period_customer_identity",
         ),
-        _violations_check(
+        QueryCheck(
             CHURN_BY_PERIOD,
             "mrr_bridge_identity",
             "mrr_end = mrr_start + new + reactivation + expansion − contraction − churned, to the cent.",
-            "select grain, period_start, mrr_start, mrr_end from reporting.churn_by_period where mrr_end "
-            "<> mrr_start + new_mrr + reactivation_mrr + expansion_mrr - contraction_mrr - churned_mrr",
+            "checks/churn_by_period_mrr_bridge_identity",
         ),
-        _violations_check(
+        QueryCheck(
             CHURN_BY_PERIOD,
             "rates_within_bounds",
             "logo_churn_rate and grr lie in [0, 1]; nrr and the exposure-based rate are not negative.",
-            "select grain, period_start, logo_churn_rate, grr, nrr from reporting.churn_by_period "
-            "where logo_churn_rate not between 0 and 1 or grr not between 0 and 1 or nrr < 0 "
-            "or customer_days_churn_rate < 0 or churned_from_start > churned_distinct",
+            "checks/churn_by_period_rates_out_of_bounds",
         ),
-        _violations_check(
+        QueryCheck(
             REASONS_BY_PERIOD,
             "reasons_reconcile_with_churn",
             "Per period, the reason categories add up to churned_customers and churned_mrr.",
-            "with sums as (select grain, period_start, sum(churned_customers) as customers, "
-            "sum(churned_mrr) as mrr from reporting.churn_reasons_by_period group by all) "
-            "select p.grain, p.period_start, p.churned_customers, s.customers, p.churned_mrr, s.mrr "
-            "from reporting.churn_by_period p left join sums s using (grain, period_start) "
-            "where p.churned_customers <> coalesce(s.customers, 0) or p.churned_mrr <> coalesce(s.mrr, 0)",
+            "checks/reasons_not_reconciled",
         ),
     ]
+    return [query_checks_step("reporting_checks", checks, warehouse.open_warehouse)]
 
 
 def build_publish_asset() -> dg.AssetsDefinition:

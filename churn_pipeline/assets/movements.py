@@ -2,12 +2,14 @@
 
 import dagster as dg
 
-from churn_pipeline import warehouse
+from churn_pipeline import lake, warehouse
 from churn_pipeline.assets.common import ASSET_BACKFILL_POLICY, WAREHOUSE_POOL, markdown_preview
+from churn_pipeline.assets.query_checks import QueryCheck, query_checks_step
 from churn_pipeline.movements import derive_movements
 from churn_pipeline.settings import Settings
 
 SNAPSHOTS = dg.AssetKey(["raw", "subscription_snapshots"])
+MOVEMENTS = dg.AssetKey(["core", "customer_movements"])
 
 
 def build_movement_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
@@ -28,6 +30,9 @@ def build_movement_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefiniti
     def customer_movements(
         context: dg.AssetExecutionContext, settings: dg.ResourceParam[Settings]
     ) -> dg.MaterializeResult:
+        if settings.lake_mode:
+            removed = lake.remove_superseded_versions(settings)
+            context.log.info(f"lake: {removed} superseded versions of snapshot dates removed")
         with warehouse.open_warehouse(settings) as conn:
             summary = derive_movements(conn, settings)
             if summary.recomputed_from is None:
@@ -57,26 +62,16 @@ def build_movement_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefiniti
             }
         )
 
-    @dg.asset_check(
-        asset=customer_movements,
-        blocking=True,
-        description="At most one movement per customer and movement date (METRICS.md §3).",
+    one_movement_per_customer_and_date = query_checks_step(
+        "movement_checks",
+        [
+            QueryCheck(
+                MOVEMENTS,
+                "one_movement_per_customer_and_date",
+                "At most one movement per customer and movement date (METRICS.md §3).",
+                "checks/duplicate_movements",
+            )
+        ],
+        warehouse.open_warehouse,
     )
-    def one_movement_per_customer_and_date(
-        settings: dg.ResourceParam[Settings],
-    ) -> dg.AssetCheckResult:
-        with warehouse.open_warehouse(settings) as conn:
-            duplicates = conn.execute(
-                "select customer_id, movement_date, count(*) as movements from core.customer_movements "
-                "group by all having count(*) > 1 order by movement_date, customer_id limit 20"
-            ).fetchall()
-        return dg.AssetCheckResult(
-            passed=not duplicates,
-            metadata={
-                "duplicates_shown": dg.MetadataValue.json(
-                    [[str(v) for v in row] for row in duplicates]
-                )
-            },
-        )
-
     return [customer_movements, one_movement_per_customer_and_date]

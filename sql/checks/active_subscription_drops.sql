@@ -1,9 +1,9 @@
 -- Consecutive loaded snapshots where the number of active or past_due subscriptions fell by
 -- more than $max_drop (a fraction): the classic sign of a truncated export. Compares the
--- latest ingestion's dates with their neighbours (the loaded snapshot before the first and
--- after the last of them); earlier pairs were checked when they were ingested.
+-- run's dates (else the latest ingestion's) with their neighbours (the loaded snapshot before
+-- the first and after the last of them); earlier pairs were checked when they were ingested.
 with loaded_dates as (
-    select snapshot_date, ingested_at
+    select snapshot_date
     from raw.snapshot_deliveries
     where status = 'loaded'
 ),
@@ -11,7 +11,10 @@ with loaded_dates as (
 latest_ingestion_dates as (
     select snapshot_date
     from loaded_dates
-    where ingested_at = (select max(ingested_at) from raw.snapshot_deliveries)
+    where snapshot_date in (
+        select snapshot_date
+        from raw.checked_snapshot_dates(cast($window_start as date), cast($window_end as date))
+    )
 ),
 
 compared_dates as (

@@ -1,14 +1,14 @@
--- Snapshot files of the latest ingestion whose share of rejected rows exceeded
--- CHURN_QUARANTINE_THRESHOLD, with the rules that rejected them.
-with latest_ingestion as (
-    select max(ingested_at) as ingested_at
-    from raw.snapshot_deliveries
+-- Snapshot files of the run's dates (else the latest ingestion's) whose share of rejected
+-- rows exceeded CHURN_QUARANTINE_THRESHOLD, with the rules that rejected them.
+with checked_dates as (
+    select snapshot_date
+    from raw.checked_snapshot_dates(cast($window_start as date), cast($window_end as date))
 ),
 
 refused as (
     select deliveries.snapshot_date, deliveries.source_files, deliveries.rows_read, deliveries.rows_rejected
     from raw.snapshot_deliveries as deliveries
-    inner join latest_ingestion using (ingested_at)
+    inner join checked_dates using (snapshot_date)
     where deliveries.status = 'refused'
 ),
 

@@ -1,10 +1,10 @@
--- Loaded rows of the latest ingestion's dates with an empty key, or a subscription_id listed
--- twice in one snapshot. Earlier dates were checked when they were ingested; reading only
--- this run's dates keeps a nightly check as cheap on a long history as on a short one.
+-- Loaded rows of the run's dates (else the latest ingestion's) with an empty key, or a
+-- subscription_id listed twice in one snapshot. Earlier dates were checked when they were
+-- ingested; reading only this run's dates keeps a nightly check as cheap on a long history as
+-- on a short one.
 with latest_ingestion_dates as (
     select snapshot_date
-    from raw.snapshot_deliveries
-    where ingested_at = (select max(ingested_at) from raw.snapshot_deliveries)
+    from raw.checked_snapshot_dates(cast($window_start as date), cast($window_end as date))
 ),
 
 checked_rows as (
