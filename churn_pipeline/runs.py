@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 import socket
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from churn_pipeline.warehouse import StorageModeError
 INSTANCE_TEMPLATE = PROJECT_ROOT / "dagster.yaml"
 HOST_TAG = "churn_pipeline/host"
 PID_TAG = "churn_pipeline/pid"
+OWN_ERROR_PREFIX = re.compile(r"^churn_pipeline(\.\w+)+Error: ")
 UNFINISHED = [
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
@@ -185,6 +187,8 @@ def _first_failure(result: dg.ExecuteInProcessResult) -> str | None:
             else:
                 error = event.step_failure_data.error
                 message = error.cause.message if error.cause else error.message
+                # our own errors say what to do; their class path is noise to the user
+                message = OWN_ERROR_PREFIX.sub("", message)
             if "blocking asset check failed" not in message:
                 return f"step {event.step_key} failed: {message.strip()}"
     for event in result.all_events:

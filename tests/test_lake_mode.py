@@ -249,8 +249,11 @@ def test_a_warehouse_file_keeps_its_storage_mode(
     project.write_csv("2025-03-01", [sub("s1", "c1")])
     project.run("2025-03-01", "2025-03-01")
     project.settings = replace(project.settings, storage="lake", lake_path=str(tmp_path / "lake"))
-    with pytest.raises(RunFailedError, match="built in warehouse mode but CHURN_STORAGE=lake"):
+    with pytest.raises(
+        RunFailedError, match="built in warehouse mode but CHURN_STORAGE=lake"
+    ) as failed:
         project.run("2025-03-01", "2025-03-01")
+    assert str(failed.value).startswith("step core__customer_movements failed: the warehouse ")
 
 
 def test_the_raw_checks_look_at_the_runs_own_dates(
