@@ -85,7 +85,8 @@ def version_path(settings: Settings, layer: str, day: date, version: str) -> str
 
 
 def new_version(now: datetime | None = None) -> str:
-    """Sortable by time of writing; the random part tells apart two runs in the same microsecond."""
+    """Sortable by the time it is stamped (a run's start); the random part tells apart two runs
+    stamped in the same microsecond."""
     moment = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
     return f"{moment}-{uuid.uuid4().hex[:8]}"
 
