@@ -47,6 +47,7 @@ RAW_TABLE_FILES = (*warehouse.RAW_TABLE_FILES, "schema/macro_raw_row_json", "lak
 # the views (and two small tables) that make the lake look like warehouse mode's raw
 # tables, in dependency order
 RAW_LAYER_FILES = (
+    "lake/macro_read_lake_files",
     "lake/view_lake_snapshot_deliveries",
     "lake/view_lake_subscription_snapshots",
     "lake/view_lake_rejected_rows",

@@ -20,6 +20,7 @@ from churn_pipeline import lake
 from churn_pipeline.assets.snapshot_checks import snapshot_checks
 from churn_pipeline.demo_data import DemoSpec, write_demo_snapshots
 from churn_pipeline.runs import RunFailedError, snapshot_window
+from churn_pipeline.settings import Settings, SettingsError
 from tests.conftest import Project, sub
 
 VOLATILE_COLUMNS = {"computed_at", "ingested_at", "content_fingerprint"}
@@ -272,3 +273,22 @@ def test_the_raw_checks_look_at_the_runs_own_dates(
         assert not refused_check.evaluate(conn, project.settings, own_dates).passed
         unknown_run = {"window_start": None, "window_end": None}  # falls back to the latest
         assert refused_check.evaluate(conn, project.settings, unknown_run).passed
+
+
+def test_an_unwritable_lake_fails_the_run_with_its_path(
+    tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    project = lake_project(tmp_path, instance)
+    (tmp_path / "not_a_folder").write_text("a file where the lake should be")
+    project.settings = replace(project.settings, lake_path=str(tmp_path / "not_a_folder" / "lake"))
+    project.write_csv("2025-03-01", [sub("s1", "c1")])
+    with pytest.raises(
+        RunFailedError,
+        match=r"step raw__subscription_snapshots failed: cannot write .*not_a_folder/lake/subscription_snapshots/.* \(CHURN_LAKE_PATH\)",
+    ):
+        project.run("2025-03-01", "2025-03-01")
+
+
+def test_an_unknown_storage_mode_is_a_settings_error(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="CHURN_STORAGE must be warehouse or lake, not 's3'"):
+        Settings.from_env({"CHURN_STORAGE": "s3", "CHURN_LANDING_DIR": str(tmp_path)})

@@ -47,7 +47,8 @@ def build_ingestion_assets(
         opened = (
             lake.loading_database(settings) if lake_mode else warehouse.open_warehouse(settings)
         )
-        version = lake.new_version()  # stamped before reading: the run that read later wins
+        # stamped before reading the landing folder: of two runs, the one that read later wins
+        version = lake.new_version() if lake_mode else ""
         with opened as conn:
             try:
                 summary = ingest_window(conn, settings, first, last, for_lake=lake_mode)

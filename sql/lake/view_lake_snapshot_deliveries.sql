@@ -3,9 +3,4 @@
 -- step reads one consistent lake while other runs commit. Files are named in the view itself
 -- (views take no parameters), so the warehouse file keeps working in any DuckDB client.
 create or replace view raw.lake_snapshot_deliveries as
-select *
-from read_parquet(
-    __LAKE_FILES__,
-    hive_partitioning = true,
-    hive_types = {'snapshot_date': 'DATE', 'version': 'VARCHAR'}
-)
+select * from raw.read_lake_files(__LAKE_FILES__)
