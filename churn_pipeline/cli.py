@@ -7,7 +7,6 @@ import io
 import os
 import sys
 import threading
-import time
 import uuid
 import warnings
 from datetime import date
@@ -178,6 +177,9 @@ def _execute(settings: Settings, start: date | None, end: date | None, label: st
     with contextlib.redirect_stderr(io.StringIO()), _progress() as progress:
         task = progress.add_task(f"{label} {first}…{last} (Dagster run {run_id[:8]})", total=None)
         worker.start()
+        # each poll reads the run's event log and competes with the run for the GIL: once a
+        # second, and the loop ends as soon as the run does
+        worker.join(timeout=1.0)
         while worker.is_alive():
             done, current = _step_progress(instance, run_id)
             progress.update(
@@ -185,7 +187,7 @@ def _execute(settings: Settings, start: date | None, end: date | None, label: st
                 completed=done,
                 description=f"{label} {first}…{last} (run {run_id[:8]}) {current}",
             )
-            time.sleep(0.3)
+            worker.join(timeout=1.0)
         done, _ = _step_progress(instance, run_id)
         progress.update(
             task,

@@ -132,6 +132,8 @@ def ingest_window(
             warehouse.run(conn, settings, "staging/delete_subscription_snapshots_window", window)
             warehouse.run(conn, settings, "staging/delete_rejected_rows_window", window)
             warehouse.run(conn, settings, "staging/delete_snapshot_deliveries_window", window)
+            if not for_lake:
+                _fill_first_loaded_dates_if_missing(conn, settings)
             for first in range(0, len(plan), CHUNK_DAYS):
                 chunk = plan[first : first + CHUNK_DAYS]
                 rejected_by_rule.update(
@@ -213,6 +215,8 @@ def _ingest_chunk(
     conn.unregister("delivery_plan_frame")
 
     warehouse.run(conn, settings, "staging/insert_subscription_snapshots")
+    if not for_lake:
+        warehouse.run(conn, settings, "staging/merge_subscription_first_loaded_dates")
     warehouse.run(conn, settings, "staging/insert_rejected_rows")
     warehouse.run(
         conn,
@@ -236,6 +240,18 @@ def _ingest_chunk(
     for table in STAGING_TABLES:
         conn.execute(f"drop table if exists {table}")
     return {str(rule): int(count) for rule, count in by_rule.items()}
+
+
+def _fill_first_loaded_dates_if_missing(
+    conn: duckdb.DuckDBPyConnection, settings: Settings
+) -> None:
+    """A warehouse loaded before raw.subscription_first_loaded_dates existed gets it filled once."""
+    missing = conn.execute(
+        "select not exists (select 1 from raw.subscription_first_loaded_dates) "
+        "and exists (select 1 from raw.subscription_snapshots)"
+    ).fetchone()
+    if missing and missing[0]:
+        warehouse.run(conn, settings, "staging/fill_subscription_first_loaded_dates")
 
 
 def _quarantine_changed_customers(

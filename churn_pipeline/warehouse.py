@@ -121,6 +121,7 @@ RAW_TABLE_FILES = (  # warehouse mode; lake mode has views over the lake instead
     "schema/raw_subscription_snapshots",
     "schema/raw_snapshot_deliveries",
     "schema/raw_rejected_rows",
+    "schema/raw_subscription_first_loaded_dates",
 )
 SCHEMA_FILES = (
     "schema/macro_raw_row_json",
@@ -131,6 +132,7 @@ SCHEMA_FILES = (
     "schema/core_churn_reason_categories",
     "schema/core_movement_inputs",
     "schema/view_customers",
+    "schema/view_customer_state_spans",
     "schema/macro_period_start",
     "schema/macro_tenure_month",
     "schema/macro_hazard_bucket",

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
 import pytest
 from hypothesis import HealthCheck, event, given
 from hypothesis import settings as hypothesis_settings
@@ -34,7 +35,7 @@ from churn_pipeline.runs import RunFailedError
 from churn_pipeline.settings import Settings
 from churn_pipeline.snapshot_files import SnapshotFileError
 from churn_pipeline.warehouse import open_warehouse
-from tests.conftest import Project
+from tests.conftest import Project, sub
 
 CORPUS = Path(__file__).parent / "bad_inputs"
 DAY = "2025-01-01"
@@ -293,6 +294,38 @@ def test_a_subscription_that_changes_customer_is_quarantined(project: Project) -
     ) == [(date(2025, 1, 2), 1, "s1", "customer_id", "c9", "subscription_changed_customer")]
     assert deliveries(project)[1] == (date(2025, 1, 2), "loaded", 2, 1, 1)
     assert project.movements() == []
+
+
+def test_a_subscription_back_after_a_gap_keeps_its_customer(project: Project) -> None:
+    """Nightly runs: s1 is missing on Jan 2, so on Jan 3 its customer of record is searched in
+    the older history (raw.subscription_first_loaded_dates says it was loaded before Jan 2);
+    s3 is brand new on Jan 3 and searched nowhere."""
+    project.settings = replace(project.settings, quarantine_threshold=1.0)
+    steady = sub("s2", "c2")
+    project.write_csv("2025-01-01", [sub("s1", "c1"), steady])
+    project.write_csv("2025-01-02", [steady])
+    project.write_csv("2025-01-03", [sub("s1", "c9"), steady, sub("s3", "c3")])
+    for day in ("2025-01-01", "2025-01-02", "2025-01-03"):
+        project.run(day, day)
+    assert project.query(
+        "select snapshot_date, subscription_id, value, rule from raw.rejected_rows"
+    ) == [(date(2025, 1, 3), "s1", "c9", "subscription_changed_customer")]
+    assert project.query(
+        "select subscription_id, first_loaded_date from raw.subscription_first_loaded_dates "
+        "order by all"
+    ) == [
+        ("s1", date(2025, 1, 1)),
+        ("s2", date(2025, 1, 1)),
+        ("s3", date(2025, 1, 3)),
+    ]
+    # a warehouse from before the table existed: filled from the history on the next run
+    with duckdb.connect(str(project.settings.warehouse_path)) as conn:
+        conn.execute("delete from raw.subscription_first_loaded_dates")
+    project.run("2025-01-03", "2025-01-03")
+    assert project.query(
+        "select snapshot_date, subscription_id, value, rule from raw.rejected_rows"
+    ) == [(date(2025, 1, 3), "s1", "c9", "subscription_changed_customer")]
+    assert project.query("select count(*) from raw.subscription_first_loaded_dates") == [(3,)]
 
 
 def test_every_corpus_entry_has_a_test() -> None:

@@ -460,3 +460,35 @@ def test_at_risk_customers_each_signal_from_its_own_scenario(project: Project) -
         # a pause is also a contraction (METRICS.md §3); nothing left to lose but the plan
         ("C", "contraction_last_30_days", date(2025, 2, 10), 0, None, date(2025, 2, 28)),
     ]
+
+
+def test_at_risk_spells_longer_than_the_recent_snapshots_read_first(project: Project) -> None:
+    """The current spells are read from the last 62 loaded snapshots first; a spell reaching
+    back to the first of them (here 2025-01-19 of 80 dates) is read again over all of them."""
+
+    def rows(d: str) -> list[dict]:
+        return [
+            *steady(d),
+            sub("p1", "P", "past_due" if d >= "2025-01-05" else "active", "10.00"),
+            # an earlier pause, then the current one from Jan 12: the gap is before the recent dates
+            sub(
+                "q1",
+                "Q",
+                "paused" if "2025-01-03" <= d <= "2025-01-08" or d >= "2025-01-12" else "active",
+                "20.00",
+            ),
+            sub("r1", "R", "past_due" if d >= "2025-01-19" else "active", "30.00"),
+            sub("t1", "T", "past_due" if d >= "2025-01-20" else "active", "40.00"),
+        ]
+
+    build(project, "2025-01-01", "2025-03-21", rows)
+    got = project.query(
+        "select subscription_id, signal, since from reporting.at_risk_customers "
+        "where subscription_id is not null order by subscription_id"
+    )
+    assert got == [
+        ("p1", "past_due", date(2025, 1, 5)),
+        ("q1", "paused", date(2025, 1, 12)),
+        ("r1", "past_due", date(2025, 1, 19)),
+        ("t1", "past_due", date(2025, 1, 20)),
+    ]

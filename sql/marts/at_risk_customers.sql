@@ -39,7 +39,24 @@ subscriptions_now as (
     inner join active_customers using (customer_id)
 ),
 
-spell_history as (
+subscriptions_in_spell_now as (
+    select subscription_id
+    from subscriptions_now
+    where status in ('past_due', 'paused')
+),
+
+-- most current spells began in the last 62 loaded snapshots: these are read first (the scan
+-- skips older row groups); a spell that reaches back to the first of them is read again over
+-- the whole history
+recent_history as (
+    select min(snapshot_date) as history_start
+    from snapshot_sequence
+    where snapshot_number > (select max(snapshot_number) from snapshot_sequence) - 62
+),
+
+-- spells: runs of consecutive loaded snapshots in one status; the rows of a run share
+-- snapshot_number - row_number()
+recent_spell_rows as (
     select
         history.subscription_id,
         history.status,
@@ -51,16 +68,51 @@ spell_history as (
     from raw.subscription_snapshots as history
     inner join snapshot_sequence using (snapshot_date)
     where history.status in ('past_due', 'paused')
-        and history.subscription_id in (
-            select subscription_id from subscriptions_now where status in ('past_due', 'paused')
-        )
+        and history.subscription_id in (select subscription_id from subscriptions_in_spell_now)
+        and history.snapshot_date >= (select history_start from recent_history)
+),
+
+recent_current_spells as (
+    select subscription_id, status, min(snapshot_date) as spell_start
+    from recent_spell_rows
+    group by subscription_id, status, spell_key
+    having max(snapshot_date) = (select snapshot_date from latest_snapshot)
+),
+
+spells_reaching_back as (
+    select subscription_id, status
+    from recent_current_spells
+    where spell_start = (select history_start from recent_history)
+),
+
+older_spell_rows as (
+    select
+        history.subscription_id,
+        history.status,
+        history.snapshot_date,
+        snapshot_sequence.snapshot_number
+            - row_number() over (
+                partition by history.subscription_id, history.status order by snapshot_sequence.snapshot_number
+            ) as spell_key
+    from raw.subscription_snapshots as history
+    inner join snapshot_sequence using (snapshot_date)
+    where history.status in ('past_due', 'paused')
+        and history.subscription_id in (select subscription_id from spells_reaching_back)
+),
+
+older_current_spells as (
+    select subscription_id, status, min(snapshot_date) as spell_start
+    from older_spell_rows
+    group by subscription_id, status, spell_key
+    having max(snapshot_date) = (select snapshot_date from latest_snapshot)
 ),
 
 current_spells as (
-    select subscription_id, status, min(snapshot_date) as spell_start
-    from spell_history
-    group by subscription_id, status, spell_key
-    having max(snapshot_date) = (select snapshot_date from latest_snapshot)
+    select recent.*
+    from recent_current_spells as recent
+    anti join spells_reaching_back using (subscription_id, status)
+    union all
+    select * from older_current_spells
 ),
 
 subscription_signals as (

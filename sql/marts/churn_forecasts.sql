@@ -154,9 +154,10 @@ customers_at_origin as (
     from core.customers as customers
     inner join origins
         on customers.first_activation_date <= origins.origin_date
-    asof inner join core.customer_movements as movements
+    inner join core.customer_state_spans as movements
         on customers.customer_id = movements.customer_id
-        and origins.origin_date >= movements.movement_date
+        and origins.origin_date >= movements.valid_from
+        and origins.origin_date < movements.valid_until
     where movements.movement <> 'churn'
 ),
 
@@ -280,9 +281,10 @@ customers_at_target_end as (
         movements.movement = 'churn' as churned
     from forecast_runs as runs
     inner join customers_at_origin as base using (origin_date)
-    asof inner join core.customer_movements as movements
+    inner join core.customer_state_spans as movements
         on base.customer_id = movements.customer_id
-        and cast(runs.target_end - 1 as date) >= movements.movement_date
+        and cast(runs.target_end - 1 as date) >= movements.valid_from
+        and cast(runs.target_end - 1 as date) < movements.valid_until
     where runs.forecast_kind = 'backtest'
 ),
 

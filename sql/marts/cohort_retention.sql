@@ -9,7 +9,7 @@
 -- active with MRR 0) and their MRR, relative to the cohort's size and to its MRR at the end
 -- state of period 0 (revenue retention, NULL when that MRR is 0; it can exceed 1).
 -- A customer's state on a day is the one left by its last movement dated on or before that
--- day (churn: inactive; otherwise active with mrr_after), found by an ASOF join.
+-- day (churn: inactive; otherwise active with mrr_after): its span in core.customer_state_spans.
 create or replace table reporting.cohort_retention as
 with grains as (
     select * from (
@@ -104,9 +104,10 @@ customer_states as (
     from first_activations
     inner join measured_days
         on measured_days.measured_on >= first_activations.first_active_on
-    asof inner join core.customer_movements as movements
+    inner join core.customer_state_spans as movements
         on movements.customer_id = first_activations.customer_id
-        and movements.movement_date <= measured_days.measured_on
+        and movements.valid_from <= measured_days.measured_on
+        and movements.valid_until > measured_days.measured_on
 ),
 
 -- every member has a state in every period of its cohort, so count(*) is the cohort's size

@@ -47,16 +47,17 @@ customer_month_grid as (
         on customers.first_activation_date < calendar_months.month_start
 ),
 
--- the last movement on or before the day before the 1st decides the start state
+-- the state left by the last movement on or before the day before the 1st (its span holds that day)
 state_at_month_start as (
     select
         grid.*,
         movements.movement <> 'churn' as active_at_start,
         movements.mrr_after as mrr_start
     from customer_month_grid as grid
-    asof inner join core.customer_movements as movements
+    inner join core.customer_state_spans as movements
         on grid.customer_id = movements.customer_id
-        and grid.start_state_day >= movements.movement_date
+        and grid.start_state_day >= movements.valid_from
+        and grid.start_state_day < movements.valid_until
 ),
 
 state_at_month_end as (
@@ -65,9 +66,10 @@ state_at_month_end as (
         movements.movement <> 'churn' as active_at_end,
         case when movements.movement <> 'churn' then movements.mrr_after end as mrr_end
     from state_at_month_start as exposed
-    asof inner join core.customer_movements as movements
+    inner join core.customer_state_spans as movements
         on exposed.customer_id = movements.customer_id
-        and exposed.end_state_day >= movements.movement_date
+        and exposed.end_state_day >= movements.valid_from
+        and exposed.end_state_day < movements.valid_until
     where exposed.active_at_start
 ),
 
@@ -76,9 +78,10 @@ state_three_months_later as (
         exposed.*,
         movements.movement <> 'churn' as active_three_months_later
     from state_at_month_end as exposed
-    asof inner join core.customer_movements as movements
+    inner join core.customer_state_spans as movements
         on exposed.customer_id = movements.customer_id
-        and exposed.three_months_end_state_day >= movements.movement_date
+        and exposed.three_months_end_state_day >= movements.valid_from
+        and exposed.three_months_end_state_day < movements.valid_until
 ),
 
 final as (

@@ -12,8 +12,9 @@
 --
 -- The latest earlier row is looked up on $previous_loaded_date, the latest date before the
 -- window that has loaded rows (NULL when none); only the window's subscriptions
--- missing there are searched for in the older history. A nightly run so reads one snapshot
--- and a few ids, not every row of the history.
+-- missing there, and loaded at some date before it (raw.subscription_first_loaded_dates), are
+-- searched for in the older history. A nightly run so reads one snapshot and a few ids, and
+-- reads the older history only for a subscription that comes back after a gap.
 update validated_rows
 set rule = 'subscription_changed_customer', rule_column = 'customer_id'
 from (
@@ -30,11 +31,21 @@ from (
             and subscription_id_clean not in (select subscription_id from customer_on_previous_date)
     ),
 
+    window_subscriptions_loaded_before_previous_date as (
+        select window_subscriptions.subscription_id
+        from window_subscriptions_not_on_previous_date as window_subscriptions
+        inner join raw.subscription_first_loaded_dates as first_loaded
+            on window_subscriptions.subscription_id = first_loaded.subscription_id
+        where first_loaded.first_loaded_date < $previous_loaded_date
+    ),
+
     customer_on_older_dates as (
         select subscription_id, arg_max(customer_id, snapshot_date) as customer_id
         from raw.subscription_snapshots
         where snapshot_date < $previous_loaded_date
-            and subscription_id in (select subscription_id from window_subscriptions_not_on_previous_date)
+            and subscription_id in (
+                select subscription_id from window_subscriptions_loaded_before_previous_date
+            )
         group by subscription_id
     ),
 
