@@ -257,8 +257,9 @@ def _quoted(name: str) -> str:
 def _stage_parquet(
     conn: duckdb.DuckDBPyConnection, source: SnapshotSource
 ) -> tuple[int, list[str]]:
-    """Parquet straight into `staged_rows` inside DuckDB: every known column cast to text,
-    as the CSV path stages it, without a round trip through Python objects."""
+    """Parquet straight into `staged_rows` inside DuckDB (one INSERT, no intermediate table):
+    every known column cast to text, as the CSV path stages it, without a round trip through
+    Python objects."""
     for path in source.paths:
         _check_parquet_magic(path)
     files = [str(p) for p in source.paths]
@@ -278,40 +279,40 @@ def _stage_parquet(
         for name in KNOWN_COLUMNS
     )
     try:
-        conn.execute(
-            "create or replace temp table staged_source as "
+        inserted = conn.execute(
+            f"insert into staged_rows ({', '.join(STAGED_COLUMNS)}) "
             "select cast($day as date) as snapshot_date_of_file, filename as source_file, "
             f"file_row_number + 1 as source_row, {columns} "
             "from read_parquet($files, union_by_name = true, filename = true, file_row_number = true)",
             {"files": files, "day": source.snapshot_date},
-        )
+        ).fetchone()
     except duckdb.Error as error:
         raise SnapshotFileError(
             f"{', '.join(files)}: not a readable Parquet file ({_first_line(error)})"
         ) from None
-    try:
-        count_row = conn.execute("select count(*) from staged_source").fetchone()
-        rows = int(count_row[0]) if count_row else 0
-        if rows == 0:
-            raise _no_rows(source)
-        _check_staged_snapshot_dates(conn, source)
-        conn.execute("insert into staged_rows select * from staged_source")
-    finally:
-        conn.execute("drop table if exists staged_source")
+    rows = int(inserted[0]) if inserted else 0
+    if rows == 0:
+        raise _no_rows(source)
+    _check_staged_snapshot_dates(conn, source)
     return rows, _unknown_columns(file_columns)
 
 
 def _check_staged_snapshot_dates(conn: duckdb.DuckDBPyConnection, source: SnapshotSource) -> None:
-    """The rule of `_check_snapshot_date_column`, on the distinct values of `staged_source`."""
+    """The rule of `_check_snapshot_date_column`, on the distinct values the source staged."""
+    day = {"day": source.snapshot_date}
     distinct = conn.execute(
-        "select distinct snapshot_date from staged_source where snapshot_date is not null"
+        "select distinct snapshot_date from staged_rows "
+        "where snapshot_date_of_file = $day and snapshot_date is not null",
+        day,
     ).fetchall()
     values = {str(v).strip()[:10] for (v,) in distinct if str(v).strip()}
     if all(v == source.snapshot_date.isoformat() for v in values):
         return
     rows = conn.execute(
-        "select source_row, snapshot_date from staged_source where snapshot_date is not null "
-        "order by source_file, source_row"
+        "select source_row, snapshot_date from staged_rows "
+        "where snapshot_date_of_file = $day and snapshot_date is not null "
+        "order by source_file, source_row",
+        day,
     ).fetchall()
     staged = pd.DataFrame(rows, columns=["source_row", "snapshot_date"], dtype="object")
     _check_snapshot_date_column(staged, source)

@@ -62,8 +62,11 @@ def every_table(project: Project) -> dict[str, list[tuple]]:
         ).fetchall()
         tables = {}
         for (name,) in names:
-            if name.startswith("raw.lake_") or name == "raw.subscription_customer_of_record":
-                continue  # lake mode's own plumbing
+            if name.startswith("raw.lake_") or name in (
+                "raw.subscription_customer_of_record",  # lake mode's own plumbing
+                "raw.subscription_first_loaded_dates",  # warehouse mode's
+            ):
+                continue
             columns = [
                 column
                 for (column,) in conn.execute(

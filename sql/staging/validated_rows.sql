@@ -5,6 +5,18 @@ with staged as (
     select * from staged_rows
 ),
 
+-- (date, subscription_id) keys staged more than once: a small aggregate joined back, where a
+-- window count over every staged row carried all ~30 columns through a partitioned sort
+duplicated_subscription_ids as (
+    select
+        snapshot_date_of_file,
+        nullif(trim(subscription_id), '') as subscription_id_clean,
+        count(*) as copies_of_subscription_id
+    from staged_rows  -- not the CTE `staged`: a second reader would make DuckDB materialise it
+    group by all
+    having count(*) > 1
+),
+
 status_mapping_lookup as (
     select lower(trim(status_raw)) as status_key, status, stops_involuntarily
     from status_mapping
@@ -53,7 +65,7 @@ cleaned as (
 
 with_minor_units as (
     select
-        *,
+        cleaned.*,
         -- exact decimal arithmetic, rounding half away from zero (= half up for MRR >= 0);
         -- NULL above 10^20 major units, where decimal(38, 12) would overflow (above any ceiling)
         case
@@ -62,10 +74,9 @@ with_minor_units as (
                 as hugeint
             )
         end as mrr_minor_units,
-        count(*) over (
-            partition by snapshot_date_of_file, subscription_id_clean
-        ) as copies_of_subscription_id
+        coalesce(duplicated_subscription_ids.copies_of_subscription_id, 1) as copies_of_subscription_id
     from cleaned
+    left join duplicated_subscription_ids using (snapshot_date_of_file, subscription_id_clean)
 ),
 
 first_broken_rule as (
