@@ -325,3 +325,27 @@ def test_a_link_out_of_the_landing_folder_is_refused(project: Project) -> None:
     (project.landing / "2025-01-01.csv").symlink_to(outside)
     with pytest.raises(RunFailedError, match=r"2025-01-01\.csv: points outside the landing folder"):
         project.run("2025-01-01", "2025-01-01")
+
+
+@pytest.mark.parametrize("linked", ["folder", "part"])
+def test_a_hive_folder_or_part_linked_out_of_the_landing_folder_is_refused(
+    project: Project, linked: str
+) -> None:
+    outside = project.root / "elsewhere"
+    outside.mkdir()
+    pq.write_table(
+        pa.table(
+            {"subscription_id": ["s"], "customer_id": ["c"], "status": ["active"], "mrr": ["1"]}
+        ),
+        outside / "part-0.parquet",
+    )
+    folder = project.landing / "snapshot_date=2025-01-01"
+    if linked == "folder":
+        folder.symlink_to(outside, target_is_directory=True)
+        refused = r"snapshot_date=2025-01-01: points outside the landing folder"
+    else:
+        folder.mkdir()
+        (folder / "part-0.parquet").symlink_to(outside / "part-0.parquet")
+        refused = r"part-0\.parquet: points outside the landing folder"
+    with pytest.raises(RunFailedError, match=refused):
+        project.run("2025-01-01", "2025-01-01")
