@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import os
@@ -12,7 +13,7 @@ import warnings
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -464,17 +465,36 @@ def main() -> None:
         app(standalone_mode=False)
     except UserError as error:
         errors.print(f"error: {error}", highlight=False, soft_wrap=True)
-        sys.exit(1)
+        _leave(1)
     except SettingsError as error:
         errors.print(f"error: {error}", highlight=False, soft_wrap=True)
-        sys.exit(1)
+        _leave(1)
     except (typer.Exit, typer.Abort) as stop:
-        sys.exit(getattr(stop, "exit_code", 1))
+        _leave(getattr(stop, "exit_code", 1))
     except (
         Exception
     ) as error:  # usage errors (bad flags, bad values) arrive here in standalone_mode=False
         show = getattr(error, "show", None)
         if callable(show) and hasattr(error, "exit_code"):
             show()
-            sys.exit(int(error.exit_code))
+            _leave(int(error.exit_code))
         raise
+    _leave(0)
+
+
+def _leave(code: int | None) -> NoReturn:
+    """Exit without the interpreter's teardown of every module object.
+
+    After a run the process holds Dagster, SQLAlchemy, pandas and plotly; freeing them one by
+    one took 0.6–1.1 s of every command on the benchmark machine. What a normal exit does
+    that matters is kept: wait for non-daemon threads, run the atexit handlers (logging's
+    flush, weakref finalizers such as temporary directories), flush the output.
+    """
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code or 0)
