@@ -99,9 +99,34 @@ first_broken_rule as (
     from with_minor_units
 ),
 
+-- what the later statements read: the staged texts (rejected rows quote them), the canonical
+-- values and the rule; the intermediate parses are not materialised
 final as (
     select
-        *,
+        snapshot_date_of_file,
+        source_file,
+        source_row,
+        subscription_id,
+        customer_id,
+        status,
+        mrr,
+        currency,
+        plan,
+        started_at,
+        canceled_at,
+        ended_at,
+        cancel_reason,
+        snapshot_date,
+        subscription_id_clean,
+        customer_id_clean,
+        status_canonical,
+        stops_involuntarily_flag,
+        mrr_minor_units,
+        currency_clean,
+        started_at_date,
+        canceled_at_date,
+        ended_at_date,
+        rule,
         case rule
             when 'missing_subscription_id' then 'subscription_id'
             when 'missing_customer_id' then 'customer_id'
