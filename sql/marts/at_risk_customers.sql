@@ -45,74 +45,61 @@ subscriptions_in_spell_now as (
     where status in ('past_due', 'paused')
 ),
 
--- most current spells began in the last 62 loaded snapshots: these are read first (the scan
--- skips older row groups); a spell that reaches back to the first of them is read again over
--- the whole history
-recent_history as (
-    select min(snapshot_date) as history_start
+-- most current spells began in the last 62 loaded snapshots: their rows are read first (the
+-- scan skips older row groups); a subscription in its status on every one of them may have
+-- been in it before, so its older rows are read too
+recent_snapshots as (
+    select snapshot_date
     from snapshot_sequence
     where snapshot_number > (select max(snapshot_number) from snapshot_sequence) - 62
 ),
 
--- spells: runs of consecutive loaded snapshots in one status; the rows of a run share
--- snapshot_number - row_number()
-recent_spell_rows as (
-    select
-        history.subscription_id,
-        history.status,
-        history.snapshot_date,
-        snapshot_sequence.snapshot_number
-            - row_number() over (
-                partition by history.subscription_id, history.status order by snapshot_sequence.snapshot_number
-            ) as spell_key
+recent_spell_status_rows as (
+    select history.subscription_id, history.status, history.snapshot_date
     from raw.subscription_snapshots as history
-    inner join snapshot_sequence using (snapshot_date)
     where history.status in ('past_due', 'paused')
         and history.subscription_id in (select subscription_id from subscriptions_in_spell_now)
-        and history.snapshot_date >= (select history_start from recent_history)
+        and history.snapshot_date >= (select min(snapshot_date) from recent_snapshots)
 ),
 
-recent_current_spells as (
-    select subscription_id, status, min(snapshot_date) as spell_start
-    from recent_spell_rows
-    group by subscription_id, status, spell_key
-    having max(snapshot_date) = (select snapshot_date from latest_snapshot)
+in_status_on_every_recent_snapshot as (
+    select subscription_id
+    from recent_spell_status_rows
+    group by subscription_id, status
+    having count(*) = (select count(*) from recent_snapshots)
 ),
 
-spells_reaching_back as (
-    select subscription_id, status
-    from recent_current_spells
-    where spell_start = (select history_start from recent_history)
+spell_status_rows as (
+    select * from recent_spell_status_rows
+    union all
+    select history.subscription_id, history.status, history.snapshot_date
+    from raw.subscription_snapshots as history
+    where history.status in ('past_due', 'paused')
+        and history.subscription_id in (select subscription_id from in_status_on_every_recent_snapshot)
+        and history.snapshot_date < (select min(snapshot_date) from recent_snapshots)
 ),
 
-older_spell_rows as (
+-- spells: runs of consecutive loaded snapshots in one status; the rows of a run share
+-- snapshot_number - row_number()
+spell_rows as (
     select
-        history.subscription_id,
-        history.status,
-        history.snapshot_date,
+        rows_in_status.subscription_id,
+        rows_in_status.status,
+        rows_in_status.snapshot_date,
         snapshot_sequence.snapshot_number
             - row_number() over (
-                partition by history.subscription_id, history.status order by snapshot_sequence.snapshot_number
+                partition by rows_in_status.subscription_id, rows_in_status.status
+                order by snapshot_sequence.snapshot_number
             ) as spell_key
-    from raw.subscription_snapshots as history
+    from spell_status_rows as rows_in_status
     inner join snapshot_sequence using (snapshot_date)
-    where history.status in ('past_due', 'paused')
-        and history.subscription_id in (select subscription_id from spells_reaching_back)
-),
-
-older_current_spells as (
-    select subscription_id, status, min(snapshot_date) as spell_start
-    from older_spell_rows
-    group by subscription_id, status, spell_key
-    having max(snapshot_date) = (select snapshot_date from latest_snapshot)
 ),
 
 current_spells as (
-    select recent.*
-    from recent_current_spells as recent
-    anti join spells_reaching_back using (subscription_id, status)
-    union all
-    select * from older_current_spells
+    select subscription_id, status, min(snapshot_date) as spell_start
+    from spell_rows
+    group by subscription_id, status, spell_key
+    having max(snapshot_date) = (select snapshot_date from latest_snapshot)
 ),
 
 subscription_signals as (
