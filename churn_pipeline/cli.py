@@ -490,9 +490,13 @@ def _leave(code: int | None) -> NoReturn:
     that matters is kept: wait for non-daemon threads, run the atexit handlers (logging's
     flush, weakref finalizers such as temporary directories), flush the output.
     """
-    for thread in threading.enumerate():
-        if thread is not threading.main_thread() and not thread.daemon:
-            thread.join()
+    shutdown_threads = getattr(threading, "_shutdown", None)  # what exit runs first (CPython)
+    if callable(shutdown_threads):
+        shutdown_threads()  # thread-pool exit hooks, then a join of the non-daemon threads
+    else:
+        for thread in threading.enumerate():
+            if thread is not threading.main_thread() and not thread.daemon:
+                thread.join()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):

@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 
 from churn_pipeline import warehouse
 from churn_pipeline.landing import SnapshotSource, discover, expected_names
@@ -39,7 +38,24 @@ class IngestionSummary:
     rejected_by_rule: dict[str, int] = field(default_factory=dict)
 
 
-def load_status_mapping(path: Path) -> pd.DataFrame:
+StatusMappingRow = tuple[
+    str, str, bool
+]  # status_raw (trimmed, lower case), status, stops_involuntarily
+STATUS_MAPPING_COLUMNS = (
+    ("status_raw", "varchar"),
+    ("status", "varchar"),
+    ("stops_involuntarily", "boolean"),
+)
+DELIVERY_PLAN_COLUMNS = (
+    ("snapshot_date", "date"),
+    ("status", "varchar"),
+    ("source_files", "varchar"),
+    ("unknown_columns", "varchar"),
+    ("ingested_at", "timestamp"),
+)
+
+
+def load_status_mapping(path: Path) -> list[StatusMappingRow]:
     """The status synonym table; rejects unknown targets and duplicates naming the line."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
@@ -48,7 +64,8 @@ def load_status_mapping(path: Path) -> pd.DataFrame:
             raise SnapshotFileError(
                 f"{path}: status mapping needs the columns {', '.join(sorted(expected))}"
             )
-        rows, seen = [], set()
+        rows: list[StatusMappingRow] = []
+        seen: set[str] = set()
         for line, record in enumerate(reader, start=2):
             key = (record["status_raw"] or "").strip().lower()
             target = (record["status"] or "").strip().lower()
@@ -66,19 +83,18 @@ def load_status_mapping(path: Path) -> pd.DataFrame:
             if key in seen:
                 raise SnapshotFileError(f"{path}, line {line}: status_raw {key!r} is listed twice")
             seen.add(key)
-            rows.append(
-                {"status_raw": key, "status": target, "stops_involuntarily": flag == "true"}
-            )
-    return pd.DataFrame(rows, columns=["status_raw", "status", "stops_involuntarily"])
+            rows.append((key, target, flag == "true"))
+    return rows
 
 
-def status_mapping_for(settings: Settings) -> pd.DataFrame:
+def status_mapping_for(settings: Settings) -> list[StatusMappingRow]:
+    """The default synonyms, with CHURN_STATUS_MAPPING's rows replacing those of the same key."""
     defaults = load_status_mapping(DEFAULT_STATUS_MAPPING)
     if settings.status_mapping_path is None:
         return defaults
     overrides = load_status_mapping(settings.status_mapping_path)
-    kept = defaults[~defaults["status_raw"].isin(overrides["status_raw"])]
-    return pd.concat([kept, overrides], ignore_index=True)
+    overridden = {key for key, _, _ in overrides}
+    return [row for row in defaults if row[0] not in overridden] + overrides
 
 
 CHUNK_DAYS = 31  # dates staged and validated together: bounds memory on a long backfill
@@ -119,11 +135,9 @@ def ingest_window(
     """
     plan = _plan_window(settings, window_start, window_end)
     summary = IngestionSummary(window_start, window_end)
-    conn.register("status_mapping_frame", status_mapping_for(settings))
-    conn.execute(
-        "create or replace temp table status_mapping as select * from status_mapping_frame"
+    warehouse.table_from_rows(
+        conn, "status_mapping", STATUS_MAPPING_COLUMNS, status_mapping_for(settings)
     )
-    conn.unregister("status_mapping_frame")
     ingested_at = datetime.now(UTC).replace(tzinfo=None)
     window = {"window_start": window_start, "window_end": window_end}
     rejected_by_rule: Counter[str] = Counter()
@@ -206,13 +220,7 @@ def _ingest_chunk(
     else:
         _quarantine_changed_customers(conn, settings, chunk[0].snapshot_date)
     warehouse.run(conn, settings, "staging/delivery_accounting")
-    plan_frame = pd.DataFrame(
-        plan_rows,
-        columns=["snapshot_date", "status", "source_files", "unknown_columns", "ingested_at"],
-    )
-    conn.register("delivery_plan_frame", plan_frame)
-    conn.execute("create or replace temp table delivery_plan as select * from delivery_plan_frame")
-    conn.unregister("delivery_plan_frame")
+    warehouse.table_from_rows(conn, "delivery_plan", DELIVERY_PLAN_COLUMNS, plan_rows)
 
     warehouse.run(conn, settings, "staging/insert_subscription_snapshots")
     if not for_lake:

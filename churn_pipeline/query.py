@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 
 from churn_pipeline.publish import PUBLISHED_DATABASE
 from churn_pipeline.settings import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ALLOWED_STATEMENTS = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 

@@ -18,8 +18,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
 from churn_pipeline.settings import PACKAGE_ROOT, Settings
 
 DEFAULT_REASON_MAPPING = PACKAGE_ROOT / "reference" / "reason_mapping.csv"
@@ -147,9 +145,15 @@ def mapping_for(settings: Settings) -> ReasonMapping:
     return build_mapping(rule_sets)
 
 
-def categorize_reasons(mapping: ReasonMapping, reasons: Iterable[str]) -> pd.DataFrame:
-    rows = []
-    for reason in reasons:
-        category, rule = mapping.categorize(reason)
-        rows.append((reason, category, rule))
-    return pd.DataFrame(rows, columns=["reason_raw", "mapped_category", "matched_rule"])
+CATEGORIZED_REASON_COLUMNS = (
+    ("reason_raw", "varchar"),
+    ("mapped_category", "varchar"),
+    ("matched_rule", "varchar"),
+)
+
+
+def categorize_reasons(
+    mapping: ReasonMapping, reasons: Iterable[str]
+) -> list[tuple[str, str, str | None]]:
+    """(reason_raw, mapped_category, matched_rule) of each reason."""
+    return [(reason, *mapping.categorize(reason)) for reason in reasons]

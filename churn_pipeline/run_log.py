@@ -64,13 +64,20 @@ def record_run(settings: Settings, record: RunRecord) -> None:
                 "insert into reporting.pipeline_runs values (?, ?, ?, ?, ?, ?, ?, ?)",
                 list(astuple(record)),
             )
-        runs = conn.sql(
+        columns = conn.execute(
+            "select column_name, data_type from duckdb_columns() "
+            "where schema_name = 'reporting' and table_name = 'pipeline_runs' "
+            "and database_name = current_database() order by column_index"
+        ).fetchall()
+        runs = conn.execute(
             "select * from reporting.pipeline_runs order by started_at, run_id"
-        ).to_arrow_table()
-    _mirror_into_published_copy(settings, runs)
+        ).fetchall()
+    _mirror_into_published_copy(settings, columns, runs)
 
 
-def _mirror_into_published_copy(settings: Settings, runs: object) -> None:
+def _mirror_into_published_copy(
+    settings: Settings, columns: list[tuple[str, str]], runs: list[tuple[object, ...]]
+) -> None:
     """Replace the published copy's run log, in the DuckDB copy and its Parquet export (write a
     copy, then rename over the original)."""
     target = settings.published_dir / PUBLISHED_DATABASE
@@ -84,8 +91,7 @@ def _mirror_into_published_copy(settings: Settings, runs: object) -> None:
     parquet_staging = parquet_dir / f".pipeline_runs.{os.getpid()}.tmp"
     conn = duckdb.connect(str(staging))
     try:
-        conn.register("warehouse_runs", runs)
-        conn.execute("create or replace table main.pipeline_runs as select * from warehouse_runs")
+        warehouse.table_from_rows(conn, "main.pipeline_runs", columns, runs, temporary=False)
         conn.execute(
             "copy main.pipeline_runs to $path (format parquet)", {"path": str(parquet_staging)}
         )

@@ -13,11 +13,14 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 
 from churn_pipeline.landing import SnapshotSource
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REQUIRED_COLUMNS = ("subscription_id", "customer_id", "status", "mrr")
 OPTIONAL_COLUMNS = (
@@ -51,6 +54,8 @@ def stage_source(conn: duckdb.DuckDBPyConnection, source: SnapshotSource) -> tup
     """Append the source's rows to `staged_rows`; returns (rows read, unknown column names)."""
     if source.format != "csv":
         return _stage_parquet(conn, source)
+    import pandas as pd  # the CSV path only: a nightly Parquet run never imports pandas
+
     frame = _read_csv(source.paths[0])
     file_columns = [str(c) for c in frame.columns if c not in INTERNAL_COLUMNS]
     present = _known_columns(source, file_columns)
@@ -150,6 +155,8 @@ def _read_csv(path: Path) -> pd.DataFrame:
     Read with the standard `csv` module (not a fast parser that pads short rows or skips
     what it cannot split) so that every problem can be reported with its row and line.
     """
+    import pandas as pd
+
     text = _decode_utf8(path)
     empty = SnapshotFileError(
         f"{path}: the file is empty (expected a header row with {', '.join(REQUIRED_COLUMNS)})"
@@ -314,6 +321,8 @@ def _check_staged_snapshot_dates(conn: duckdb.DuckDBPyConnection, source: Snapsh
         "order by source_file, source_row",
         day,
     ).fetchall()
+    import pandas as pd
+
     staged = pd.DataFrame(rows, columns=["source_row", "snapshot_date"], dtype="object")
     _check_snapshot_date_column(staged, source)
 

@@ -8,7 +8,7 @@ own, so a failure half-way would otherwise leave a table half-written).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -92,6 +92,28 @@ def open_warehouse(
         yield conn
     finally:
         conn.close()
+
+
+def table_from_rows(
+    conn: duckdb.DuckDBPyConnection,
+    name: str,
+    columns: Sequence[tuple[str, str]],
+    rows: Iterable[Sequence[Any]],
+    temporary: bool = True,
+) -> None:
+    """A (temp) table of a few Python rows (a mapping, a plan), with its column types spelled out.
+
+    Small lookups go in as parameters rather than a registered DataFrame or Arrow table: the
+    nightly path then never imports pandas or pyarrow (half a second of every run's start).
+    """
+    conn.execute(
+        f"create or replace {'temp ' if temporary else ''}table {name} ("
+        + ", ".join(f"{column} {column_type}" for column, column_type in columns)
+        + ")"
+    )
+    rows = list(rows)
+    if rows:
+        conn.executemany(f"insert into {name} values ({', '.join('?' for _ in columns)})", rows)
 
 
 @contextmanager

@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 
+from churn_pipeline.runs import RunFailedError
 from tests.conftest import Project, days, sub
 
 Rows = Callable[[str], list[dict]]
@@ -464,7 +465,7 @@ def test_at_risk_customers_each_signal_from_its_own_scenario(project: Project) -
 
 def test_at_risk_spells_longer_than_the_recent_snapshots_read_first(project: Project) -> None:
     """The current spells are read from the last 62 loaded snapshots first; a spell reaching
-    back to the first of them (here 2025-01-19 of 80 dates) is read again over all of them."""
+    back to the first of them (here 2025-01-19 of 80 loaded dates) is read again over all of them."""
 
     def rows(d: str) -> list[dict]:
         return [
@@ -482,6 +483,19 @@ def test_at_risk_spells_longer_than_the_recent_snapshots_read_first(project: Pro
         ]
 
     build(project, "2025-01-01", "2025-03-21", rows)
+    # then a refused file (a bad row over the 1% threshold: its run fails) and a good one: the
+    # refused date's clean rows stay in raw.subscription_snapshots but it is no snapshot, and
+    # must not count as one of the 62
+    broken = [sub("s1", "STEADY", "active", "ten"), *rows("2025-03-22")[1:]]
+    project.write_csv("2025-03-22", broken)
+    with pytest.raises(RunFailedError, match="quarantine_within_threshold"):
+        project.run("2025-03-22", "2025-03-22")
+    project.write_csv("2025-03-23", rows("2025-03-23"))
+    project.run("2025-03-23", "2025-03-23")
+    assert project.query(
+        "select snapshot_date, status from raw.snapshot_deliveries "
+        "where snapshot_date > '2025-03-21' order by 1"
+    ) == [(date(2025, 3, 22), "refused"), (date(2025, 3, 23), "loaded")]
     got = project.query(
         "select subscription_id, signal, since from reporting.at_risk_customers "
         "where subscription_id is not null order by subscription_id"

@@ -4,6 +4,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 import duckdb
+from tabulate import tabulate
 
 WAREHOUSE_POOL = "churn_warehouse"  # one writer at a time on the DuckDB file
 ASSET_BACKFILL_POLICY = dg.BackfillPolicy.single_run()
@@ -25,8 +26,12 @@ def days_between(first: date, last: date) -> list[date]:
 def markdown_preview(
     conn: duckdb.DuckDBPyConnection, query: str, params: dict | None = None
 ) -> dg.MetadataValue:
-    frame = conn.execute(query, params or {}).df()
-    return dg.MetadataValue.md(frame.to_markdown(index=False) if not frame.empty else "_(no rows)_")
+    cursor = conn.execute(query, params or {})
+    rows = cursor.fetchall()
+    if not rows:
+        return dg.MetadataValue.md("_(no rows)_")
+    headers = [column[0] for column in cursor.description]
+    return dg.MetadataValue.md(tabulate(rows, headers=headers, tablefmt="pipe"))
 
 
 def table_row_count(conn: duckdb.DuckDBPyConnection, table: str) -> int:

@@ -5,6 +5,7 @@ These are unpartitioned: each table recomputes from the movement log in one stat
 The SQL-built tables share one step (`warehouse_tables`); each is still its own asset.
 """
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from churn_pipeline.assets.common import (
 from churn_pipeline.assets.query_checks import QueryCheck, query_checks_step
 from churn_pipeline.html_report import write_html_report
 from churn_pipeline.publish import publish
-from churn_pipeline.reasons import categorize_reasons, mapping_for
+from churn_pipeline.reasons import CATEGORIZED_REASON_COLUMNS, categorize_reasons, mapping_for
 from churn_pipeline.settings import Settings
 from churn_pipeline.table_docs import column_schema
 
@@ -142,19 +143,21 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
                 ).fetchall()
             ]
             categorized = categorize_reasons(mapping, reasons)
-            conn.register("categorized_reasons", categorized)
+            warehouse.table_from_rows(
+                conn, "categorized_reasons", CATEGORIZED_REASON_COLUMNS, categorized
+            )
             with warehouse.transaction(conn):
                 conn.execute("delete from core.churn_reason_categories")
                 conn.execute(
                     "insert into core.churn_reason_categories select * from categorized_reasons"
                 )
-            conn.unregister("categorized_reasons")
-            counts = categorized["mapped_category"].value_counts().to_dict()
+            conn.execute("drop table categorized_reasons")
+        counts = Counter(category for _, category, _ in categorized)
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": len(categorized),
                 "reasons_by_category": dg.MetadataValue.json(
-                    {k: int(v) for k, v in counts.items()}
+                    dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
                 ),
             }
         )

@@ -54,9 +54,11 @@ recent_snapshots as (
     where snapshot_number > (select max(snapshot_number) from snapshot_sequence) - 62
 ),
 
+-- only loaded dates count: a refused file's rows stay in the table but are no snapshot
 recent_spell_status_rows as (
     select history.subscription_id, history.status, history.snapshot_date
     from raw.subscription_snapshots as history
+    inner join recent_snapshots using (snapshot_date)
     where history.status in ('past_due', 'paused')
         and history.subscription_id in (select subscription_id from subscriptions_in_spell_now)
         and history.snapshot_date >= (select min(snapshot_date) from recent_snapshots)
