@@ -485,7 +485,7 @@ def main() -> None:
 def _leave(code: int | None) -> NoReturn:
     """Exit without the interpreter's teardown of every module object.
 
-    After a run the process holds Dagster, SQLAlchemy, pandas and plotly; freeing them one by
+    After a run the process holds Dagster, SQLAlchemy, DuckDB and plotly; freeing them one by
     one took 0.6–1.1 s of every command on the benchmark machine. What a normal exit does
     that matters is kept: wait for non-daemon threads, run the atexit handlers (logging's
     flush, weakref finalizers such as temporary directories), flush the output.

@@ -38,9 +38,8 @@ class IngestionSummary:
     rejected_by_rule: dict[str, int] = field(default_factory=dict)
 
 
-StatusMappingRow = tuple[
-    str, str, bool
-]  # status_raw (trimmed, lower case), status, stops_involuntarily
+# status_raw (trimmed, lower case), status, stops_involuntarily
+StatusMappingRow = tuple[str, str, bool]
 STATUS_MAPPING_COLUMNS = (
     ("status_raw", "varchar"),
     ("status", "varchar"),
