@@ -13,7 +13,7 @@ import duckdb
 from churn_pipeline import warehouse
 from churn_pipeline.landing import SnapshotSource, discover, expected_names
 from churn_pipeline.settings import PACKAGE_ROOT, Settings
-from churn_pipeline.snapshot_files import SnapshotFileError, create_staging_table, stage_source
+from churn_pipeline.snapshot_files import SnapshotFileError, create_staging_table, stage_sources
 
 DEFAULT_STATUS_MAPPING = PACKAGE_ROOT / "reference" / "status_mapping.csv"
 CANONICAL_STATUSES = {"trialing", "active", "past_due", "paused", "canceled"}
@@ -194,6 +194,8 @@ def _ingest_chunk(
 ) -> dict[str, int]:
     """Stage, validate and insert some consecutive dates; returns rejected rows by rule."""
     create_staging_table(conn)
+    sources = [planned.source for planned in chunk if planned.source is not None]
+    unknown_columns = dict(zip(sources, stage_sources(conn, sources), strict=True))
     plan_rows = []
     for planned in chunk:
         day, source = planned.snapshot_date, planned.source
@@ -201,7 +203,7 @@ def _ingest_chunk(
             summary.missing_dates.append(day)
             plan_rows.append((day, "missing", None, None, ingested_at))
             continue
-        _, unknown = stage_source(conn, source)
+        unknown = unknown_columns[source]
         if unknown:
             summary.unknown_columns[source.label] = unknown
         summary.loaded_dates.append(day)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -261,47 +263,135 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _stage_parquet(
+def stage_sources(
+    conn: duckdb.DuckDBPyConnection, sources: list[SnapshotSource]
+) -> list[list[str]]:
+    """Append several sources (one snapshot date each) to `staged_rows`; returns each
+    source's unknown column names, in the order of `sources`.
+
+    Parquet sources whose columns have the same names and types are read by one
+    `read_parquet` over all their files: one statement per file cost ~40 ms each, most of
+    the staging time of a backfill. Every error is the one `stage_source` raises for that
+    source; when several sources are bad, the one named may not be the earliest date (the
+    file-level checks of every Parquet source come first). No statement may fail on the way
+    on purpose: a failed statement aborts the window's transaction.
+    """
+    layouts = {
+        source: _parquet_layout(conn, source) for source in sources if source.format != "csv"
+    }
+    batches: dict[tuple[tuple[str, str], ...], list[SnapshotSource]] = {}
+    for source, (_, columns, _) in layouts.items():
+        batches.setdefault(columns, []).append(source)
+    for batch in batches.values():
+        _stage_parquet_batch(conn, batch, layouts[batch[0]][0])
+    unknown = {source: layout[2] for source, layout in layouts.items()}
+    for source in sources:
+        if source.format == "csv":
+            unknown[source] = stage_source(conn, source)[1]
+    return [unknown[source] for source in sources]
+
+
+def _parquet_layout(
     conn: duckdb.DuckDBPyConnection, source: SnapshotSource
-) -> tuple[int, list[str]]:
-    """Parquet straight into `staged_rows` inside DuckDB (one INSERT, no intermediate table):
-    every known column cast to text, as the CSV path stages it, without a round trip through
-    Python objects."""
+) -> tuple[dict[str, str], tuple[tuple[str, str], ...], list[str]]:
+    """The source's known columns (-> their names in the file), every column with its type,
+    and the unknown column names; refuses unreadable files and missing or repeated columns."""
     for path in source.paths:
         _check_parquet_magic(path)
     files = [str(p) for p in source.paths]
     try:
         described = conn.execute(
-            "select column_name from (describe select * from read_parquet($files, union_by_name = true))",
+            "select column_name, column_type "
+            "from (describe select * from read_parquet($files, union_by_name = true))",
             {"files": files},
         ).fetchall()
     except duckdb.Error as error:
-        raise SnapshotFileError(
-            f"{', '.join(files)}: not a readable Parquet file ({_first_line(error)})"
+        raise _unreadable(files, error) from None
+    columns = tuple((str(name), str(column_type)) for name, column_type in described)
+    file_columns = [name for name, _ in columns]
+    return _known_columns(source, file_columns), columns, _unknown_columns(file_columns)
+
+
+def _unreadable(files: list[str], error: duckdb.Error) -> SnapshotFileError:
+    return SnapshotFileError(
+        f"{', '.join(files)}: not a readable Parquet file ({_first_line(error)})"
+    )
+
+
+def _stage_parquet_batch(
+    conn: duckdb.DuckDBPyConnection, batch: list[SnapshotSource], present: dict[str, str]
+) -> None:
+    """One INSERT for Parquet sources of the same columns, then each source's row checks."""
+    files = [str(path) for source in batch for path in source.paths]
+    days = [source.snapshot_date for source in batch for _ in source.paths]
+    try:
+        conn.execute(
+            f"insert into staged_rows ({', '.join(STAGED_COLUMNS)}) "
+            # a join, not $days[file_index + 1]: that keeps the files' order, which costs
+            # more than the whole read (rows of a 31-day batch are interleaved either way)
+            "with batch_files as (select unnest($files) as source_file, unnest($days) as day) "
+            "select batch_files.day, parquet_rows.filename, parquet_rows.file_row_number + 1, "
+            f"{_text_columns(present, 'parquet_rows.')} "
+            "from read_parquet($files, union_by_name = true, filename = true, file_row_number = true) "
+            "as parquet_rows left join batch_files on parquet_rows.filename = batch_files.source_file",
+            {"files": files, "days": days},
+        )
+    except duckdb.Error as error:  # DuckDB's message names the file
+        raise _unreadable(
+            files if len(batch) == 1 else [f"{files[0]} … {files[-1]}"], error
         ) from None
-    file_columns = [row[0] for row in described]
-    present = _known_columns(source, file_columns)
-    columns = ", ".join(
-        f"cast({_quoted(present[name]) if name in present else 'null'} as varchar) as {name}"
+    rows_per_file = conn.execute(
+        "select source_file, snapshot_date_of_file, count(*) from staged_rows "
+        "where snapshot_date_of_file in (select unnest($days)) or snapshot_date_of_file is null "
+        "group by all",
+        {"days": days},
+    ).fetchall()
+    day_of_file = dict(zip(files, days, strict=True))
+    if any(file not in day_of_file or day_of_file[file] != day for file, day, _ in rows_per_file):
+        raise SnapshotFileError(  # a path that read_parquet expanded as a glob pattern
+            f"{', '.join(sorted({file for file, _, _ in rows_per_file} - set(files)))}: read "
+            "in place of a landing file; rename the folder so that its path holds none of * ? [ ]"
+        )
+    rows_per_day: Counter[date] = Counter()
+    for _, day, rows in rows_per_file:
+        rows_per_day[day] += rows
+    dates_in_files = conn.execute(
+        "select distinct snapshot_date_of_file, snapshot_date from staged_rows "
+        "where snapshot_date_of_file in (select unnest($days)) and snapshot_date is not null",
+        {"days": days},
+    ).fetchall()
+    disagreeing = {
+        day
+        for day, value in dates_in_files
+        if str(value).strip() and str(value).strip()[:10] != day.isoformat()
+    }
+    for source in batch:
+        if not rows_per_day[source.snapshot_date]:
+            raise _no_rows(source)
+        if source.snapshot_date in disagreeing:
+            _check_staged_snapshot_dates(conn, source)  # raises, naming the row
+
+
+def _text_columns(present: dict[str, str], prefix: str = "") -> str:
+    """Every known column cast to text, as the CSV path stages it (NULL when absent)."""
+    return ", ".join(
+        f"cast({prefix + _quoted(present[name]) if name in present else 'null'} as varchar) as {name}"
         for name in KNOWN_COLUMNS
     )
-    try:
-        inserted = conn.execute(
-            f"insert into staged_rows ({', '.join(STAGED_COLUMNS)}) "
-            "select cast($day as date) as snapshot_date_of_file, filename as source_file, "
-            f"file_row_number + 1 as source_row, {columns} "
-            "from read_parquet($files, union_by_name = true, filename = true, file_row_number = true)",
-            {"files": files, "day": source.snapshot_date},
-        ).fetchone()
-    except duckdb.Error as error:
-        raise SnapshotFileError(
-            f"{', '.join(files)}: not a readable Parquet file ({_first_line(error)})"
-        ) from None
-    rows = int(inserted[0]) if inserted else 0
-    if rows == 0:
-        raise _no_rows(source)
-    _check_staged_snapshot_dates(conn, source)
-    return rows, _unknown_columns(file_columns)
+
+
+def _stage_parquet(
+    conn: duckdb.DuckDBPyConnection, source: SnapshotSource
+) -> tuple[int, list[str]]:
+    """Parquet straight into `staged_rows` inside DuckDB, every known column cast to text as
+    the CSV path stages it, without a round trip through Python objects."""
+    present, _, unknown = _parquet_layout(conn, source)
+    _stage_parquet_batch(conn, [source], present)
+    rows = conn.execute(
+        "select count(*) from staged_rows where snapshot_date_of_file = $day",
+        {"day": source.snapshot_date},
+    ).fetchone()
+    return (int(rows[0]) if rows else 0), unknown
 
 
 def _check_staged_snapshot_dates(conn: duckdb.DuckDBPyConnection, source: SnapshotSource) -> None:

@@ -222,6 +222,74 @@ def test_a_restated_period_shows_a_newer_computed_at(project: Project) -> None:
     )
 
 
+def _parquet_day(project: Project, day: str, **columns: list) -> None:
+    pq.write_table(pa.table(columns), project.landing / f"{day}.parquet")
+
+
+def test_a_window_of_parquet_files_of_different_layouts_loads_every_row(project: Project) -> None:
+    """Files of a window are read together when their columns agree; different types, extra
+    columns, a hive folder and a CSV among them change nothing."""
+    base = {"subscription_id": ["a", "b"], "customer_id": ["c1", "c2"], "status": ["active"] * 2}
+    _parquet_day(project, "2025-01-01", **base, mrr=[10.0, 20.5], note=[1, 2])
+    _parquet_day(project, "2025-01-02", **base, mrr=["10.00", "20.50"], note=["x", "y"])
+    _parquet_day(project, "2025-01-03", **base, mrr=[10.0, 20.5], note=[3, 4])
+    folder = project.landing / "snapshot_date=2025-01-04"
+    folder.mkdir()
+    for part, sid in enumerate(("a", "b")):
+        pq.write_table(pa.table({"subscription_id": [sid], "customer_id": [f"c{part + 1}"],
+                                 "status": ["active"], "mrr": [10.0 if sid == "a" else 20.5]}),
+                       folder / f"part-{part}.parquet")  # fmt: skip
+    project.write_csv(
+        "2025-01-05", [sub("a", "c1", "active", "10"), sub("b", "c2", "active", "20.5")]
+    )
+    _parquet_day(project, "2025-01-06", **base, mrr=[10.0, 20.5], note=[5, 6])
+    project.run("2025-01-01", "2025-01-06")
+    rows = project.query(
+        "select snapshot_date, subscription_id, mrr_cents, source_file, source_row "
+        "from raw.subscription_snapshots order by snapshot_date, subscription_id"
+    )
+    expected_files = [f"{d}.parquet" for d in ("2025-01-01", "2025-01-02", "2025-01-03")]
+    expected_files += ["part-0.parquet", "part-1.parquet", "2025-01-05.csv", "2025-01-05.csv"]
+    expected_files += ["2025-01-06.parquet"] * 2
+    assert [(r[0].day, r[1], r[2]) for r in rows] == [
+        (day, sid, cents) for day in range(1, 7) for sid, cents in (("a", 1000), ("b", 2050))]  # fmt: skip
+    assert [r[3].rsplit("/", 1)[1] for r in rows] == [
+        name for name in expected_files[:3] for _ in (0, 1)] + expected_files[3:]  # fmt: skip
+    assert [r[4] for r in rows] == [1, 2, 1, 2, 1, 2, 1, 1, 1, 2, 1, 2]
+    assert project.query(
+        "select count(*), sum(rows_loaded) from raw.snapshot_deliveries where status = 'loaded'"
+    ) == [(6, 12)]
+
+
+@pytest.mark.parametrize(
+    ("broken_day", "refused"),
+    [
+        ({"snapshot_date": ["2025-01-02", "2025-01-01"]},
+         r"2025-01-02\.parquet: row 2 has snapshot_date 2025-01-01 but the file name says 2025-01-02"),
+        ({"mrr": []}, r"2025-01-02\.parquet: the file has columns but no rows"),
+    ],
+)  # fmt: skip
+def test_a_bad_file_inside_a_window_fails_the_window_naming_it(
+    project: Project, broken_day: dict, refused: str
+) -> None:
+    base = {
+        "subscription_id": ["a", "b"],
+        "customer_id": ["c1", "c2"],
+        "status": ["active"] * 2,
+        "mrr": [1.0, 2.0],
+    }
+    _parquet_day(project, "2025-01-01", **base)
+    middle = {**base, **broken_day}
+    if not broken_day.get("mrr", True):
+        middle = {name: pa.array([], type=pa.string()) for name in base}
+    _parquet_day(project, "2025-01-02", **middle)
+    _parquet_day(project, "2025-01-03", **base)
+    with pytest.raises(RunFailedError, match=refused):
+        project.run("2025-01-01", "2025-01-03")
+    assert not project.settings.warehouse_path.exists() or project.query(
+        "select count(*) from raw.subscription_snapshots") == [(0,)]  # fmt: skip
+
+
 def test_a_gap_is_recorded_not_fatal(project: Project) -> None:
     project.write_csv("2025-01-01", [sub("a", "c1")])
     project.write_csv("2025-01-03", [sub("a", "c1")])

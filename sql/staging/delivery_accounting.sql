@@ -9,8 +9,8 @@ select
     bit_xor(
         hash(
             rule, subscription_id_clean, customer_id_clean, status_canonical, stops_involuntarily_flag,
-            mrr_minor_units, currency_clean, nullif(trim(plan), ''), started_at_date,
-            canceled_at_date, ended_at_date, nullif(trim(cancel_reason), '')
+            mrr_minor_units, currency_clean, plan_clean, started_at_date,
+            canceled_at_date, ended_at_date, cancel_reason_clean
         )
     ) as content_fingerprint
 from validated_rows

@@ -1,5 +1,20 @@
--- The rows of `validated_rows` that broke a rule, into the quarantine.
+-- The rows of `validated_rows` that broke a rule, into the quarantine, quoting the texts
+-- they were staged with.
 insert into raw.rejected_rows
+with rejected as (
+    select
+        validated_rows.snapshot_date_of_file,
+        validated_rows.source_file,
+        validated_rows.source_row,
+        validated_rows.subscription_id_clean,
+        validated_rows.rule,
+        validated_rows.rule_column,
+        staged_rows.* exclude (snapshot_date_of_file, source_file, source_row)
+    from validated_rows
+    inner join staged_rows using (snapshot_date_of_file, source_file, source_row)
+    where validated_rows.rule is not null
+)
+
 select
     snapshot_date_of_file as snapshot_date,
     source_file,
@@ -21,5 +36,4 @@ select
         subscription_id, customer_id, status, mrr, currency, plan, started_at,
         canceled_at, ended_at, cancel_reason, snapshot_date
     ) as raw_row
-from validated_rows
-where rule is not null
+from rejected

@@ -5,15 +5,15 @@ select
     subscription_id_clean as subscription_id,
     customer_id_clean as customer_id,
     status_canonical as status,
-    trim(status) as status_raw,
+    status_raw_clean as status_raw,
     stops_involuntarily_flag as stops_involuntarily,
     cast(mrr_minor_units as bigint) as mrr_cents,
     currency_clean as currency,
-    nullif(trim(plan), '') as plan,
+    plan_clean as plan,
     started_at_date as started_at,
     canceled_at_date as canceled_at,
     ended_at_date as ended_at,
-    nullif(trim(cancel_reason), '') as cancel_reason,
+    cancel_reason_clean as cancel_reason,
     source_file,
     source_row
 from validated_rows
