@@ -18,12 +18,34 @@ with loaded_rows as (
     where snapshot_date in (select snapshot_date from window_snapshot_dates)
 ),
 
-quarantined_subscriptions as (
+-- Rejected rows are few: the loaded rows they are compared with are read for their dates
+-- and subscriptions only. (A NOT IN over `loaded_rows` hashed every loaded row of the
+-- window, and made DuckDB materialise `loaded_rows` for its second reader: 4.5 of the 8 s
+-- of a 730-day backfill's statement, with no rejected row at all.)
+rejected_subscriptions as (
     select distinct snapshot_date, subscription_id
     from raw.rejected_rows
     where subscription_id is not null
         and snapshot_date in (select snapshot_date from window_snapshot_dates)
-        and (snapshot_date, subscription_id) not in (select (snapshot_date, subscription_id) from loaded_rows)
+),
+
+loaded_rows_of_rejected_subscriptions as (
+    select snapshot_date, subscription_id
+    from raw.subscription_snapshots
+    where snapshot_date in (select snapshot_date from rejected_subscriptions)
+        and subscription_id in (select subscription_id from rejected_subscriptions)
+),
+
+quarantined_subscriptions as (
+    select snapshot_date, subscription_id from rejected_subscriptions
+    except
+    select snapshot_date, subscription_id from loaded_rows_of_rejected_subscriptions
+),
+
+earlier_rows_of_quarantined_subscriptions as (
+    select *
+    from raw.subscription_snapshots
+    where subscription_id in (select subscription_id from quarantined_subscriptions)
 ),
 
 carried_forward_rows as (
@@ -38,7 +60,7 @@ carried_forward_rows as (
         previous.canceled_at,
         previous.ended_at
     from quarantined_subscriptions as quarantined
-    asof inner join raw.subscription_snapshots as previous
+    asof inner join earlier_rows_of_quarantined_subscriptions as previous
         on quarantined.subscription_id = previous.subscription_id
         and quarantined.snapshot_date > previous.snapshot_date
 ),
