@@ -98,10 +98,11 @@ def loading_database(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     the window's dates to the lake. No file is shared with any other run."""
     conn = warehouse.connect_memory(settings)
     try:
-        conn.execute("create schema if not exists raw")
-        for name in RAW_TABLE_FILES:
-            warehouse.run(conn, settings, name)
-        yield conn
+        with warehouse.memory_errors_explained(settings):
+            conn.execute("create schema if not exists raw")
+            for name in RAW_TABLE_FILES:
+                warehouse.run(conn, settings, name)
+            yield conn
     finally:
         conn.close()
 

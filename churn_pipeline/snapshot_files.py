@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from churn_pipeline.landing import SnapshotSource
+from churn_pipeline.landing import DATED_FILE, SnapshotSource
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -269,19 +269,25 @@ def stage_sources(
     """Append several sources (one snapshot date each) to `staged_rows`; returns each
     source's unknown column names, in the order of `sources`.
 
-    Parquet sources whose columns have the same names and types are read by one
-    `read_parquet` over all their files: one statement per file cost ~40 ms each, most of
-    the staging time of a backfill. Every error is the one `stage_source` raises for that
+    Single-file Parquet sources (`YYYY-MM-DD.parquet`) whose columns have the same names and
+    types are read by one `read_parquet` over all their files: one statement per file cost
+    ~40 ms each, most of the staging time of a backfill. Hive folders are read one by one, as
+    DuckDB adds their `snapshot_date=` path column only when every path of a read is a hive
+    path; so is a file holding a column that `read_parquet`'s own `filename` or
+    `file_row_number` would clash with. Every error is the one `stage_source` raises for that
     source; when several sources are bad, the one named may not be the earliest date (the
-    file-level checks of every Parquet source come first). No statement may fail on the way
-    on purpose: a failed statement aborts the window's transaction.
+    file-level checks of every Parquet source come first). No statement may fail on purpose:
+    a failed statement aborts the window's transaction.
     """
     layouts = {
         source: _parquet_layout(conn, source) for source in sources if source.format != "csv"
     }
     batches: dict[tuple[tuple[str, str], ...], list[SnapshotSource]] = {}
     for source, (_, columns, _) in layouts.items():
-        batches.setdefault(columns, []).append(source)
+        if _may_share_a_read(source, columns):
+            batches.setdefault(columns, []).append(source)
+        else:
+            _stage_parquet_batch(conn, [source], layouts[source][0])
     for batch in batches.values():
         _stage_parquet_batch(conn, batch, layouts[batch[0]][0])
     unknown = {source: layout[2] for source, layout in layouts.items()}
@@ -289,6 +295,12 @@ def stage_sources(
         if source.format == "csv":
             unknown[source] = stage_source(conn, source)[1]
     return [unknown[source] for source in sources]
+
+
+def _may_share_a_read(source: SnapshotSource, columns: tuple[tuple[str, str], ...]) -> bool:
+    if len(source.paths) != 1 or not DATED_FILE.match(source.paths[0].name):
+        return False
+    return not {name.lower() for name, _ in columns} & {"filename", "file_row_number"}
 
 
 def _parquet_layout(
@@ -310,6 +322,14 @@ def _parquet_layout(
     columns = tuple((str(name), str(column_type)) for name, column_type in described)
     file_columns = [name for name, _ in columns]
     return _known_columns(source, file_columns), columns, _unknown_columns(file_columns)
+
+
+def _files_named_by(error: duckdb.Error, batch: list[SnapshotSource]) -> list[str]:
+    """The files of the source whose path DuckDB's message names, else every file read."""
+    for source in batch:
+        if any(str(path) in str(error) for path in source.paths):
+            return [str(path) for path in source.paths]
+    return [str(path) for source in batch for path in source.paths]
 
 
 def _unreadable(files: list[str], error: duckdb.Error) -> SnapshotFileError:
@@ -336,24 +356,25 @@ def _stage_parquet_batch(
             "as parquet_rows left join batch_files on parquet_rows.filename = batch_files.source_file",
             {"files": files, "days": days},
         )
-    except duckdb.Error as error:  # DuckDB's message names the file
-        raise _unreadable(
-            files if len(batch) == 1 else [f"{files[0]} … {files[-1]}"], error
-        ) from None
+    except duckdb.Error as error:
+        raise _unreadable(_files_named_by(error, batch), error) from None
     rows_per_file = conn.execute(
-        "select source_file, snapshot_date_of_file, count(*) from staged_rows "
+        "select source_file, snapshot_date_of_file, count(*), max(source_row) from staged_rows "
         "where snapshot_date_of_file in (select unnest($days)) or snapshot_date_of_file is null "
         "group by all",
         {"days": days},
     ).fetchall()
     day_of_file = dict(zip(files, days, strict=True))
-    if any(file not in day_of_file or day_of_file[file] != day for file, day, _ in rows_per_file):
-        raise SnapshotFileError(  # a path that read_parquet expanded as a glob pattern
-            f"{', '.join(sorted({file for file, _, _ in rows_per_file} - set(files)))}: read "
-            "in place of a landing file; rename the folder so that its path holds none of * ? [ ]"
-        )
+    for file, day, rows, last_row in rows_per_file:
+        # read_parquet expands * ? [ ] in a path: another file read in place of a landing
+        # file, or one file read twice (its row numbers then repeat)
+        if file not in day_of_file or day_of_file[file] != day or rows != last_row:
+            raise SnapshotFileError(
+                f"{file}: read in place of, or as well as, another landing file, because a path "
+                f"among {', '.join(files)} holds one of * ? [ ] (a pattern to DuckDB); rename it"
+            )
     rows_per_day: Counter[date] = Counter()
-    for _, day, rows in rows_per_file:
+    for _, day, rows, _ in rows_per_file:
         rows_per_day[day] += rows
     dates_in_files = conn.execute(
         "select distinct snapshot_date_of_file, snapshot_date from staged_rows "

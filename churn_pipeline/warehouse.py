@@ -25,6 +25,29 @@ class WarehouseLockedError(RuntimeError):
     """Another process holds the warehouse file for too long."""
 
 
+class WarehouseMemoryError(RuntimeError):
+    """A statement needed more memory than CHURN_DUCKDB_MEMORY_LIMIT, even after spilling."""
+
+
+@contextmanager
+def memory_errors_explained(settings: Settings) -> Iterator[None]:
+    """DuckDB's out-of-memory error, restated with the setting that bounds it and what to do.
+
+    DuckDB spills what it can to disk (`<warehouse>.tmp`); some work cannot spill (a chunk's
+    rows inside the ingestion transaction), and then it fails instead.
+    """
+    try:
+        yield
+    except duckdb.OutOfMemoryException as error:
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else "out of memory"
+        raise WarehouseMemoryError(
+            f"DuckDB needed more memory than CHURN_DUCKDB_MEMORY_LIMIT={settings.duckdb_memory_limit} "
+            f"allows, even after spilling to disk ({detail}). Raise CHURN_DUCKDB_MEMORY_LIMIT "
+            "(the benchmark's 730-day backfill of 21M snapshot rows needs 600MB; 3GB is the "
+            "default) or lower CHURN_DUCKDB_THREADS, then run again: nothing was half-written"
+        ) from None
+
+
 @cache
 def _read_sql_file(path: Path) -> str:
     return path.read_text(encoding="utf-8")
@@ -87,9 +110,10 @@ def open_warehouse(
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     conn = connect(settings, read_only=read_only)
     try:
-        if not read_only:
-            ensure_schema(conn, settings)
-        yield conn
+        with memory_errors_explained(settings):
+            if not read_only:
+                ensure_schema(conn, settings)
+            yield conn
     finally:
         conn.close()
 

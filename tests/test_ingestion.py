@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -261,33 +263,100 @@ def test_a_window_of_parquet_files_of_different_layouts_loads_every_row(project:
     ) == [(6, 12)]
 
 
+SAME_LAYOUT = pa.schema([("subscription_id", pa.string()), ("customer_id", pa.string()),
+                        ("status", pa.string()), ("mrr", pa.float64()), ("snapshot_date", pa.string())])  # fmt: skip
+
+
+def _same_layout_day(project: Project, day: str, rows: list[tuple]) -> Path:
+    path = project.landing / f"{day}.parquet"
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in SAME_LAYOUT]
+    pq.write_table(
+        pa.table(dict(zip(SAME_LAYOUT.names, columns, strict=True)), schema=SAME_LAYOUT), path
+    )
+    return path
+
+
+def _corrupt_data_pages(path: Path) -> None:
+    """Zeroes the middle of the file: the footer (and so the columns) still reads."""
+    data = bytearray(path.read_bytes())
+    data[100 : len(data) * 3 // 4] = bytes(len(data) * 3 // 4 - 100)
+    path.write_bytes(bytes(data))
+
+
 @pytest.mark.parametrize(
-    ("broken_day", "refused"),
+    ("middle_rows", "refused"),
     [
-        ({"snapshot_date": ["2025-01-02", "2025-01-01"]},
+        ([("a", "c1", "active", 1.0, "2025-01-02"), ("b", "c2", "active", 2.0, "2025-01-01")],
          r"2025-01-02\.parquet: row 2 has snapshot_date 2025-01-01 but the file name says 2025-01-02"),
-        ({"mrr": []}, r"2025-01-02\.parquet: the file has columns but no rows"),
+        ([], r"2025-01-02\.parquet: the file has columns but no rows"),
+        ("corrupt", r"2025-01-02\.parquet: not a readable Parquet file \(.*2025-01-02\.parquet"),
     ],
 )  # fmt: skip
-def test_a_bad_file_inside_a_window_fails_the_window_naming_it(
-    project: Project, broken_day: dict, refused: str
+def test_a_bad_file_among_files_read_together_fails_the_window_naming_it(
+    project: Project, middle_rows: list[tuple] | str, refused: str
 ) -> None:
-    base = {
-        "subscription_id": ["a", "b"],
-        "customer_id": ["c1", "c2"],
-        "status": ["active"] * 2,
-        "mrr": [1.0, 2.0],
-    }
-    _parquet_day(project, "2025-01-01", **base)
-    middle = {**base, **broken_day}
-    if not broken_day.get("mrr", True):
-        middle = {name: pa.array([], type=pa.string()) for name in base}
-    _parquet_day(project, "2025-01-02", **middle)
-    _parquet_day(project, "2025-01-03", **base)
+    """The three files have the same columns, so they are read by one statement."""
+    for day in ("2025-01-01", "2025-01-02", "2025-01-03"):
+        rows = middle_rows if day == "2025-01-02" and middle_rows != "corrupt" else [
+            (f"s{i}", f"c{i}", "active", float(i), day) for i in range(20000)]  # fmt: skip
+        path = _same_layout_day(project, day, rows)
+        if day == "2025-01-02" and middle_rows == "corrupt":
+            _corrupt_data_pages(path)
     with pytest.raises(RunFailedError, match=refused):
         project.run("2025-01-01", "2025-01-03")
     assert not project.settings.warehouse_path.exists() or project.query(
         "select count(*) from raw.subscription_snapshots") == [(0,)]  # fmt: skip
+
+
+def test_rejected_rows_of_files_read_together_quote_their_own_texts(project: Project) -> None:
+    """Rejected rows are joined back to the staged texts: each quotes its own file and row,
+    and a hive folder (read alone) keeps the date of its folder name."""
+    project.settings = replace(project.settings, quarantine_threshold=1.0)
+    # snapshot_date typed as a date, as DuckDB types the hive folder's path column: the same
+    # columns as the hive folder, which must still not share their read
+    layout = SAME_LAYOUT.set(4, pa.field("snapshot_date", pa.date32()))
+    for day, mrr in (("2025-01-01", [1.0, -2.5]), ("2025-01-02", [-1.0, 2.0])):
+        pq.write_table(pa.table({"subscription_id": ["a", "b"], "customer_id": ["c1", "c2"],
+                                 "status": ["active"] * 2, "mrr": mrr, "snapshot_date": [None, None]},
+                                schema=layout), project.landing / f"{day}.parquet")  # fmt: skip
+    folder = project.landing / "snapshot_date=2025-01-03"
+    folder.mkdir()
+    pq.write_table(pa.table({"subscription_id": ["a", "b"], "customer_id": ["c1", "c2"],
+                             "status": ["active", "unknown-status"], "mrr": [1.0, 2.0]}),
+                   folder / "part-0.parquet")  # fmt: skip
+    project.run("2025-01-01", "2025-01-03")
+    rejected = project.query(
+        "select snapshot_date, source_row, subscription_id, column_name, value, rule, raw_row "
+        "from raw.rejected_rows order by snapshot_date"
+    )
+    assert [row[:6] for row in rejected] == [
+        (date(2025, 1, 1), 2, "b", "mrr", "-2.5", "negative_mrr"),
+        (date(2025, 1, 2), 1, "a", "mrr", "-1.0", "negative_mrr"),
+        (date(2025, 1, 3), 2, "b", "status", "unknown-status", "unknown_status"),
+    ]
+    assert [json.loads(row[6]) for row in rejected] == [
+        {"subscription_id": "b", "customer_id": "c2", "status": "active", "mrr": "-2.5",
+         "currency": None, "plan": None, "started_at": None, "canceled_at": None,
+         "ended_at": None, "cancel_reason": None, "snapshot_date": None},
+        {"subscription_id": "a", "customer_id": "c1", "status": "active", "mrr": "-1.0",
+         "currency": None, "plan": None, "started_at": None, "canceled_at": None,
+         "ended_at": None, "cancel_reason": None, "snapshot_date": None},
+        {"subscription_id": "b", "customer_id": "c2", "status": "unknown-status", "mrr": "2.0",
+         "currency": None, "plan": None, "started_at": None, "canceled_at": None,
+         "ended_at": None, "cancel_reason": None, "snapshot_date": "2025-01-03"},
+    ]  # fmt: skip
+
+
+def test_a_part_name_that_reads_as_a_pattern_is_refused_not_read_twice(project: Project) -> None:
+    """DuckDB expands `part-[0].parquet` to `part-0.parquet`: that part would be read twice
+    and `part-[0]` never."""
+    folder = project.landing / "snapshot_date=2025-01-01"
+    folder.mkdir()
+    for name, ids in (("part-0.parquet", ["a"]), ("part-[0].parquet", ["b"])):
+        pq.write_table(pa.table({"subscription_id": ids, "customer_id": ids, "status": ["active"],
+                                 "mrr": [1.0]}), folder / name)  # fmt: skip
+    with pytest.raises(RunFailedError, match=r"part-0\.parquet: read in place of, or as well as"):
+        project.run("2025-01-01", "2025-01-01")
 
 
 def test_a_gap_is_recorded_not_fatal(project: Project) -> None:

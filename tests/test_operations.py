@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -22,6 +23,7 @@ from churn_pipeline.pipeline import build_definitions
 from churn_pipeline.query import run_query
 from churn_pipeline.runs import RunFailedError
 from churn_pipeline.settings import Settings
+from churn_pipeline.warehouse import WarehouseMemoryError, open_warehouse
 from tests.conftest import Project, sub
 
 CLI = Path(sys.executable).with_name("churn-pipeline")
@@ -143,6 +145,16 @@ def test_failed_run_is_recorded_beside_the_last_good_tables(project: Project) ->
         )
         == 0
     )
+
+
+def test_running_out_of_memory_names_the_setting_to_raise(project: Project) -> None:
+    project.write_csv("2025-01-01", [sub("a", "c1")])
+    project.run("2025-01-01", "2025-01-01")
+    small = replace(project.settings, duckdb_memory_limit="16MB", duckdb_threads=1)
+    refused = pytest.raises(WarehouseMemoryError, match=r"CHURN_DUCKDB_MEMORY_LIMIT=16MB allows")
+    with refused, open_warehouse(small) as conn:  # a list of ten million values cannot spill
+        conn.execute("select len(list(range)) from range(10000000)").fetchall()
+    assert project.query("select count(*) from raw.subscription_snapshots") == [(1,)]
 
 
 def cli_env(root: Path) -> dict[str, str]:
