@@ -28,7 +28,10 @@ WINDOW_STEPS = (
     "core/window_movements",
     "core/window_churn_details",
 )
-WINDOW_TEMP_TABLES = tuple(step.split("/")[1] for step in WINDOW_STEPS)
+WINDOW_TEMP_VIEWS = ("window_subscription_states",)
+WINDOW_TEMP_TABLES = tuple(
+    step.split("/")[1] for step in WINDOW_STEPS if step.split("/")[1] not in WINDOW_TEMP_VIEWS
+)
 WRITE_STEPS = (
     "core/delete_customer_movements_window",
     "core/insert_customer_movements",
@@ -74,6 +77,8 @@ def derive_movements(conn: duckdb.DuckDBPyConnection, settings: Settings) -> Mov
     counts = dict(
         conn.execute("select movement, count(*) from window_movements group by movement").fetchall()
     )
+    for view in WINDOW_TEMP_VIEWS:  # before the tables it reads
+        conn.execute(f"drop view if exists {view}")
     for table in WINDOW_TEMP_TABLES:
         conn.execute(f"drop table if exists {table}")
     return MovementSummary(

@@ -38,10 +38,21 @@ spells as (
             partition by subscription_id order by snapshot_number
         ) as spell_key
     from past_due_history
+),
+
+spells_with_start as (
+    select
+        subscription_id,
+        snapshot_date,
+        min(snapshot_date) over (partition by subscription_id, spell_key) as past_due_since
+    from spells
 )
 
+-- grace_ends_on: the first date on which the spell no longer counts as paying (here, because
+-- the view window_subscription_states cannot take the parameter)
 select
     subscription_id,
     snapshot_date,
-    min(snapshot_date) over (partition by subscription_id, spell_key) as past_due_since
-from spells
+    past_due_since,
+    past_due_since + cast($grace_days as integer) as grace_ends_on
+from spells_with_start
