@@ -347,8 +347,9 @@ def _stage_parquet_batch(
     try:
         conn.execute(
             f"insert into staged_rows ({', '.join(STAGED_COLUMNS)}) "
-            # a join, not $days[file_index + 1]: that keeps the files' order, which costs
-            # more than the whole read (rows of a 31-day batch are interleaved either way)
+            # a join, not $days[file_index + 1]: keeping the files' order cost more than the
+            # whole read. The files' rows interleave, so a row group of the snapshot table
+            # spans a few more of the chunk's dates (it stays within the chunk).
             "with batch_files as (select unnest($files) as source_file, unnest($days) as day) "
             "select batch_files.day, parquet_rows.filename, parquet_rows.file_row_number + 1, "
             f"{_text_columns(present, 'parquet_rows.')} "
