@@ -30,7 +30,7 @@ WINDOW_STEPS = (
 )
 WINDOW_TEMP_VIEWS = ("window_subscription_states",)
 WINDOW_TEMP_TABLES = tuple(
-    step.split("/")[1] for step in WINDOW_STEPS if step.split("/")[1] not in WINDOW_TEMP_VIEWS
+    name for step in WINDOW_STEPS if (name := step.split("/")[1]) not in WINDOW_TEMP_VIEWS
 )
 WRITE_STEPS = (
     "core/delete_customer_movements_window",

@@ -1,4 +1,4 @@
-"""Reading one snapshot source (CSV or Parquet) into the text-only staging table.
+"""Reading snapshot sources (CSV or Parquet) into the text-only staging table.
 
 Everything is staged as text with its 1-based data row number, so that validation in SQL
 can name the file, the row, the column and the value of every rejected cell. File-level
@@ -52,10 +52,8 @@ def create_staging_table(conn: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def stage_source(conn: duckdb.DuckDBPyConnection, source: SnapshotSource) -> tuple[int, list[str]]:
-    """Append the source's rows to `staged_rows`; returns (rows read, unknown column names)."""
-    if source.format != "csv":
-        return _stage_parquet(conn, source)
+def _stage_csv(conn: duckdb.DuckDBPyConnection, source: SnapshotSource) -> list[str]:
+    """Append a CSV source's rows to `staged_rows`; returns its unknown column names."""
     import pandas as pd  # the CSV path only: a nightly Parquet run never imports pandas
 
     frame = _read_csv(source.paths[0])
@@ -88,7 +86,7 @@ def stage_source(conn: duckdb.DuckDBPyConnection, source: SnapshotSource) -> tup
         )
     finally:
         conn.unregister("staged_frame")
-    return len(frame), unknown
+    return unknown
 
 
 def _known_columns(source: SnapshotSource, file_columns: list[str]) -> dict[str, str]:
@@ -274,8 +272,8 @@ def stage_sources(
     ~40 ms each, most of the staging time of a backfill. Hive folders are read one by one, as
     DuckDB adds their `snapshot_date=` path column only when every path of a read is a hive
     path; so is a file holding a column that `read_parquet`'s own `filename` or
-    `file_row_number` would clash with. Every error is the one `stage_source` raises for that
-    source; when several sources are bad, the one named may not be the earliest date (the
+    `file_row_number` would clash with. Every error is the one that source raises when read
+    alone; when several sources are bad, the one named may not be the earliest date (the
     file-level checks of every Parquet source come first). No statement may fail on purpose:
     a failed statement aborts the window's transaction.
     """
@@ -293,7 +291,7 @@ def stage_sources(
     unknown = {source: layout[2] for source, layout in layouts.items()}
     for source in sources:
         if source.format == "csv":
-            unknown[source] = stage_source(conn, source)[1]
+            unknown[source] = _stage_csv(conn, source)
     return [unknown[source] for source in sources]
 
 
@@ -400,20 +398,6 @@ def _text_columns(present: dict[str, str], prefix: str = "") -> str:
         f"cast({prefix + _quoted(present[name]) if name in present else 'null'} as varchar) as {name}"
         for name in KNOWN_COLUMNS
     )
-
-
-def _stage_parquet(
-    conn: duckdb.DuckDBPyConnection, source: SnapshotSource
-) -> tuple[int, list[str]]:
-    """Parquet straight into `staged_rows` inside DuckDB, every known column cast to text as
-    the CSV path stages it, without a round trip through Python objects."""
-    present, _, unknown = _parquet_layout(conn, source)
-    _stage_parquet_batch(conn, [source], present)
-    rows = conn.execute(
-        "select count(*) from staged_rows where snapshot_date_of_file = $day",
-        {"day": source.snapshot_date},
-    ).fetchone()
-    return (int(rows[0]) if rows else 0), unknown
 
 
 def _check_staged_snapshot_dates(conn: duckdb.DuckDBPyConnection, source: SnapshotSource) -> None:

@@ -1,6 +1,6 @@
--- For each past_due subscription row of the window: the first snapshot of its current
--- past-due spell (consecutive snapshots in past_due). Only built when
--- past_due_grace_days is set; otherwise the table is empty.
+-- For each past_due subscription row of the window: the date its current past-due spell
+-- (consecutive snapshots in past_due) stops counting as paying, its first snapshot plus the
+-- grace days. Only built when past_due_grace_days is set; otherwise the table is empty.
 create or replace temp table past_due_spells as
 with snapshot_sequence as (
     select
@@ -38,21 +38,13 @@ spells as (
             partition by subscription_id order by snapshot_number
         ) as spell_key
     from past_due_history
-),
-
-spells_with_start as (
-    select
-        subscription_id,
-        snapshot_date,
-        min(snapshot_date) over (partition by subscription_id, spell_key) as past_due_since
-    from spells
 )
 
--- grace_ends_on: the first date on which the spell no longer counts as paying (here, because
--- the view window_subscription_states cannot take the parameter)
+-- grace_ends_on: the first date of the spell on which past_due no longer counts as paying
+-- (computed here: the view window_subscription_states cannot take the parameter)
 select
     subscription_id,
     snapshot_date,
-    past_due_since,
-    past_due_since + cast($grace_days as integer) as grace_ends_on
-from spells_with_start
+    min(snapshot_date) over (partition by subscription_id, spell_key)
+        + cast($grace_days as integer) as grace_ends_on
+from spells
