@@ -450,11 +450,16 @@ def dev(
     port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000,
 ) -> None:
     """Start the Dagster UI (`dagster dev -w workspace.yaml`) on the same warehouse and Dagster home."""
-    from churn_pipeline.runs import prepare_dagster_home
+    from churn_pipeline.runs import InstanceError, open_instance
     from churn_pipeline.settings import PROJECT_ROOT
 
     settings = _settings()
-    os.environ["DAGSTER_HOME"] = str(prepare_dagster_home(settings))
+    # sets DAGSTER_HOME (and the event batch size when the instance's storage takes batches),
+    # inherited by the webserver, the daemon and the runs they launch
+    try:
+        open_instance(settings).dispose()
+    except InstanceError as error:
+        raise UserError(str(error)) from None
     dagster = Path(sys.executable).with_name("dagster")
     os.chdir(PROJECT_ROOT)
     os.execv(str(dagster), [str(dagster), "dev", "-w", "workspace.yaml", "--port", str(port)])

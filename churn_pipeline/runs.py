@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from churn_pipeline.dagster_event_log import enable_event_batches
 from churn_pipeline.lake import LakeError
 from churn_pipeline.landing import discover
 from churn_pipeline.pipeline import ALL_ASSETS_JOB, build_definitions
@@ -64,7 +65,7 @@ def open_instance(settings: Settings) -> dg.DagsterInstance:
     with (home / ".instance.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            return dg.DagsterInstance.get()
+            instance = dg.DagsterInstance.get()
         except Exception as error:  # a bad dagster.yaml, an unreachable Postgres: the user's to fix
             reason = " ".join(str(error).split())
             raise InstanceError(
@@ -72,6 +73,8 @@ def open_instance(settings: Settings) -> dg.DagsterInstance:
             ) from error
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+    enable_event_batches(instance)
+    return instance
 
 
 def snapshot_window(settings: Settings, start: date | None, end: date | None) -> tuple[date, date]:

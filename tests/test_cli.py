@@ -12,6 +12,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from churn_pipeline.dagster_event_log import BatchedSqliteEventLogStorage
+
 CLI = Path(sys.executable).with_name("churn-pipeline")
 
 
@@ -66,16 +68,23 @@ def test_run_prints_the_monthly_table_and_publishes(
 
 
 def test_runs_are_recorded_in_dagster_home(
-    after_run: tuple[Env, subprocess.CompletedProcess[str]],
+    after_run: tuple[Env, subprocess.CompletedProcess[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cli, _ = after_run
-    with dg.DagsterInstance.from_config(str(cli.root / "dagster_home")) as instance:
+    home = cli.root / "dagster_home"
+    monkeypatch.setenv("DAGSTER_HOME", str(home))  # the project's dagster.yaml reads it
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert isinstance(instance.event_log_storage, BatchedSqliteEventLogStorage)
         runs = instance.get_runs()
         assert runs and runs[0].job_name == "churn_pipeline_job"
         assert runs[0].status == dg.DagsterRunStatus.SUCCESS
         assert runs[0].tags["dagster/asset_partition_range_end"] == "2025-03-11"
         key = dg.AssetKey(["reporting", "churn_by_period"])
         assert instance.get_latest_materialization_event(key) is not None
+        # the ranged run's per-partition events, stored as batches
+        snapshots = dg.AssetKey(["raw", "subscription_snapshots"])
+        materialized = instance.get_materialized_partitions(snapshots)
+        assert len(materialized) == 71 and "2025-03-11" in materialized
 
 
 def test_query_formats(after_run: tuple[Env, subprocess.CompletedProcess[str]]) -> None:
