@@ -55,37 +55,32 @@ from (
         select * from customer_on_older_dates
     ),
 
-    first_customer_in_window as (
+    customers_in_window as (
         select
             subscription_id_clean as subscription_id,
-            arg_min(customer_id_clean, snapshot_date_of_file) as customer_id
+            arg_min(customer_id_clean, snapshot_date_of_file) as first_customer_id,
+            min(customer_id_clean) as lowest_customer_id,
+            max(customer_id_clean) as highest_customer_id
         from validated_rows
         where rule is null
         group by subscription_id_clean
     ),
 
-    customer_of_record as (
+    -- Only a subscription whose rows name two customers, or one other than before the window,
+    -- can have a row to quarantine: the join below then reads the window's rows against a few
+    -- subscriptions instead of all of them.
+    customer_of_record_where_a_row_differs as (
         select
-            first_customer_in_window.subscription_id,
-            coalesce(customer_before_window.customer_id, first_customer_in_window.customer_id) as customer_id
-        from first_customer_in_window
+            customers_in_window.subscription_id,
+            coalesce(customer_before_window.customer_id, customers_in_window.first_customer_id) as customer_id
+        from customers_in_window
         left join customer_before_window using (subscription_id)
-    ),
-
-    rows_naming_another_customer as (
-        select
-            validated_rows.snapshot_date_of_file,
-            validated_rows.source_file,
-            validated_rows.source_row
-        from validated_rows
-        inner join customer_of_record
-            on validated_rows.subscription_id_clean = customer_of_record.subscription_id
-        where validated_rows.rule is null
-            and validated_rows.customer_id_clean <> customer_of_record.customer_id
+        where customers_in_window.lowest_customer_id <> customers_in_window.highest_customer_id
+            or customer_before_window.customer_id <> customers_in_window.lowest_customer_id
     )
 
-    select * from rows_naming_another_customer
-) as changed
-where validated_rows.snapshot_date_of_file = changed.snapshot_date_of_file
-    and validated_rows.source_file = changed.source_file
-    and validated_rows.source_row = changed.source_row
+    select * from customer_of_record_where_a_row_differs
+) as customer_of_record
+where validated_rows.rule is null
+    and validated_rows.subscription_id_clean = customer_of_record.subscription_id
+    and validated_rows.customer_id_clean <> customer_of_record.customer_id
