@@ -14,16 +14,17 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from itertools import groupby
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagster import DagsterInstance
-from dagster._config import StringSource
 from dagster._core.errors import DagsterInvariantViolationError
 from dagster._core.events import ASSET_EVENTS
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._serdes import ConfigurableClassData
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 # Events per batch: a ranged run over years of daily partitions is still one batch.
 EVENT_BATCH_SIZE = "10000"
@@ -40,32 +41,43 @@ def enable_event_batches(instance: DagsterInstance) -> None:
 
 
 class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
-    """`SqliteEventLogStorage` in `<dagster_home>/history/runs`, Dagster's default place."""
+    """`SqliteEventLogStorage` in the instance's own `history/runs` folder, Dagster's default.
 
-    def __init__(self, dagster_home: str, inst_data: ConfigurableClassData | None = None) -> None:
-        self._dagster_home = Path(dagster_home).resolve()
-        super().__init__(str(self._dagster_home / "history" / "runs"), inst_data=inst_data)
+    The folder is the instance's root directory, which a storage learns only when the instance
+    registers it; so Dagster's initialisation (creating the folder and the index database)
+    waits until then. An instance opened from `DAGSTER_HOME`, from a folder, from a run
+    worker's instance reference or as `dagster dev`'s temporary instance each keeps its events
+    where Dagster's own class would.
+    """
+
+    def __init__(self, inst_data: ConfigurableClassData | None = None) -> None:
+        self._inst_data = inst_data
+        self._registered_root: str | None = None
+        self._obs = None  # what dispose() reads, should an instance never register it
 
     @classmethod
     def config_type(cls) -> Mapping[str, Any]:
-        return {"dagster_home": StringSource}
+        return {}
 
     @classmethod
     def from_config_value(  # type: ignore[override]
         cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
     ) -> BatchedSqliteEventLogStorage:
-        return cls(inst_data=inst_data, **config_value)
+        return cls(inst_data=inst_data)
 
     def register_instance(self, instance: DagsterInstance) -> None:
-        super().register_instance(instance)
-        root = Path(instance.root_directory).resolve()
-        if root != self._dagster_home:
-            # The home comes from $DAGSTER_HOME; an instance opened from another folder would
-            # write its events into the wrong history.
-            raise DagsterInvariantViolationError(
-                f"the Dagster instance in {root} keeps its event log under DAGSTER_HOME "
-                f"({self._dagster_home}); set DAGSTER_HOME={root} before opening it"
+        root = os.path.abspath(instance.root_directory)
+        if self._registered_root is None:
+            SqliteEventLogStorage.__init__(
+                self, os.path.join(root, "history", "runs"), inst_data=self._inst_data
             )
+            self._registered_root = root
+        elif root != self._registered_root:
+            raise DagsterInvariantViolationError(
+                f"this event log storage belongs to the instance in {self._registered_root}, "
+                f"not to the one in {root}"
+            )
+        super().register_instance(instance)
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         # A run's planned events mix asset and asset-check events (sorted by key); each stretch
@@ -79,23 +91,39 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
                     self.store_event(event)
 
     def _store_asset_events(self, run_id: str, events: Sequence[EventLogEntry]) -> None:
-        """The statements store_event runs for each asset event, grouped by database."""
+        """The statements store_event runs for each asset event, grouped by database.
+
+        If the run's database fails, nothing of the stretch is written and the error goes up:
+        Dagster then stores the batch one event at a time. Once the run's database has the
+        stretch, an error must not go up (Dagster would store every event again); a failed
+        index transaction is rolled back and the index rows are written event by event.
+        """
         statements = [self.prepare_insert_event(event) for event in events]
         with self.run_connection(run_id) as conn:
             for statement in statements:
                 conn.execute(statement)
-        with self.index_transaction() as conn:
-            event_ids: list[int] = []
-            for statement in statements:
-                event_id = conn.execute(statement).inserted_primary_key[0]
-                if event_id is None:
-                    raise DagsterInvariantViolationError(
-                        "Cannot store asset event tags for null event id."
-                    )
-                event_ids.append(event_id)
-            self._store_asset_event_tags(conn, events, event_ids)
-            for event, event_id in zip(events, event_ids, strict=True):
-                self._store_asset_event(conn, event, event_id)
+        try:
+            with self.index_transaction() as conn:
+                self._mirror_in_index(conn, events, statements)
+        except Exception:
+            for event, statement in zip(events, statements, strict=True):
+                with self.index_transaction() as conn:
+                    self._mirror_in_index(conn, [event], [statement])
+
+    def _mirror_in_index(
+        self, conn: Connection, events: Sequence[EventLogEntry], statements: Sequence[Any]
+    ) -> None:
+        event_ids: list[int] = []
+        for statement in statements:
+            event_id = conn.execute(statement).inserted_primary_key[0]
+            if event_id is None:
+                raise DagsterInvariantViolationError(
+                    "Cannot store asset event tags for null event id."
+                )
+            event_ids.append(event_id)
+        self._store_asset_event_tags(conn, events, event_ids)
+        for event, event_id in zip(events, event_ids, strict=True):
+            self._store_asset_event(conn, event, event_id)
 
 
 def _run_and_kind(event: EventLogEntry) -> tuple[str, bool]:

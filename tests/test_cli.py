@@ -68,12 +68,10 @@ def test_run_prints_the_monthly_table_and_publishes(
 
 
 def test_runs_are_recorded_in_dagster_home(
-    after_run: tuple[Env, subprocess.CompletedProcess[str]], monkeypatch: pytest.MonkeyPatch
+    after_run: tuple[Env, subprocess.CompletedProcess[str]],
 ) -> None:
     cli, _ = after_run
-    home = cli.root / "dagster_home"
-    monkeypatch.setenv("DAGSTER_HOME", str(home))  # the project's dagster.yaml reads it
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+    with dg.DagsterInstance.from_config(str(cli.root / "dagster_home")) as instance:
         assert isinstance(instance.event_log_storage, BatchedSqliteEventLogStorage)
         runs = instance.get_runs()
         assert runs and runs[0].job_name == "churn_pipeline_job"

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._core.errors import DagsterInvariantViolationError
+import sqlalchemy
+from sqlalchemy.engine import Engine
 
-from churn_pipeline.dagster_event_log import enable_event_batches
+from churn_pipeline.dagster_event_log import BatchedSqliteEventLogStorage, enable_event_batches
 from churn_pipeline.settings import PROJECT_ROOT
 
 PARTITIONS = dg.DailyPartitionsDefinition(start_date="2025-01-01", end_date="2025-01-21")
@@ -43,17 +44,35 @@ JOB = dg.Definitions(
 
 def _run_twice(home: Path) -> dict[str, object]:
     """Two ranged runs (the second overlapping the first) and what the instance then says."""
+    connections = []
+    count_connection = lambda *_: connections.append(1)  # noqa: E731
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        for first, last in ((KEYS[0], KEYS[14]), (KEYS[10], KEYS[-1])):
-            result = JOB.execute_in_process(
-                instance=instance,
-                tags={
-                    "dagster/asset_partition_range_start": first,
-                    "dagster/asset_partition_range_end": last,
-                },
-            )
-            assert result.success
-        seen: dict[str, object] = {"storage": type(instance.event_log_storage).__name__}
+        run_logs = []
+        sqlalchemy.event.listen(Engine, "connect", count_connection)
+        try:
+            for first, last in ((KEYS[0], KEYS[14]), (KEYS[10], KEYS[-1])):
+                result = JOB.execute_in_process(
+                    instance=instance,
+                    tags={
+                        "dagster/asset_partition_range_start": first,
+                        "dagster/asset_partition_range_end": last,
+                    },
+                )
+                assert result.success
+                run_logs.append(
+                    [
+                        (e.dagster_event_type, e.dagster_event.asset_key, e.dagster_event.partition)
+                        for e in instance.all_logs(result.run_id)
+                        if e.dagster_event is not None
+                    ]
+                )
+        finally:
+            sqlalchemy.event.remove(Engine, "connect", count_connection)
+        seen: dict[str, object] = {
+            "storage": type(instance.event_log_storage).__name__,
+            "connections": len(connections),
+            "run logs": run_logs,
+        }
         for asset in (upstream, downstream):
             key = asset.key
             records = instance.fetch_materializations(key, limit=1000).records
@@ -103,6 +122,15 @@ def test_batched_event_log_stores_what_dagsters_stores(
 
     assert expected.pop("storage") == "SqliteEventLogStorage"
     assert actual.pop("storage") == "BatchedSqliteEventLogStorage"
+    # one connection per database and stretch of asset events, not two per event
+    dagsters_connections, our_connections = expected.pop("connections"), actual.pop("connections")
+    assert our_connections * 2 < dagsters_connections, (our_connections, dagsters_connections)
+    planned = [
+        e
+        for e in actual["run logs"][0]
+        if e[0] == dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+    ]  # type: ignore[index]
+    assert len(planned) == 2 * 15
     assert actual["upstream partitions"] == KEYS
     assert ("SUCCEEDED", True) in actual["check runs"]  # type: ignore[operator]
     assert actual["indexed tags"] == [KEYS[14]] * 15 + [KEYS[-1]] * 10
@@ -113,15 +141,22 @@ def test_batched_event_log_stores_what_dagsters_stores(
     assert (ours / "history" / "runs" / "index.db").is_file()
 
 
-def test_an_instance_opened_from_another_folder_is_refused(
+def test_events_stay_in_the_folder_of_the_instance_however_it_is_opened(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        result = JOB.execute_in_process(instance=instance, partition_key=KEYS[0])
+        assert result.success
+        ref = instance.get_ref()
+    # a run worker rebuilds the instance from its reference, with or without DAGSTER_HOME
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "elsewhere"))
-    with pytest.raises(DagsterInvariantViolationError, match=r"set DAGSTER_HOME=.*home"):
-        dg.DagsterInstance.from_config(str(home))
+    with dg.DagsterInstance.from_ref(ref) as worker:
+        assert isinstance(worker.event_log_storage, BatchedSqliteEventLogStorage)
+        assert worker.get_materialized_partitions(upstream.key) == {KEYS[0]}
+    assert (tmp_path / "history" / "runs" / f"{result.run_id}.db").is_file()
+    assert not (tmp_path / "elsewhere").exists()
 
 
 def test_event_batches_are_turned_on_for_this_storage_only(
