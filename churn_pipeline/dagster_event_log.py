@@ -12,7 +12,8 @@ transaction per database. Every other event and every read is Dagster's own.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
@@ -20,14 +21,21 @@ from dagster import DagsterInstance
 from dagster._core.errors import DagsterInvariantViolationError
 from dagster._core.events import ASSET_EVENTS
 from dagster._core.events.log import EventLogEntry
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+    SQLITE_BUSY_TIMEOUT_SECONDS,
+    SqliteEventLogStorage,
+)
 from dagster._serdes import ConfigurableClassData
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import Connection, Engine
 
 # Events per batch: a ranged run over years of daily partitions is still one batch.
 EVENT_BATCH_SIZE = "10000"
+# Engines kept: the index database's and those of the runs being written.
+ENGINES_KEPT = 8
 
 
 def enable_event_batches(instance: DagsterInstance) -> None:
@@ -54,6 +62,7 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         self._inst_data = inst_data
         self._registered_root: str | None = None
         self._obs = None  # what dispose() reads, should an instance never register it
+        self._engines: dict[str, Engine] = {}
 
     @classmethod
     def config_type(cls) -> Mapping[str, Any]:
@@ -78,6 +87,26 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
                 f"not to the one in {root}"
             )
         super().register_instance(instance)
+
+    @contextmanager
+    def _connect(self, shard: str) -> Iterator[Connection]:
+        # Dagster's own _connect, except that the engine of a database is kept (each event
+        # otherwise built and disposed of an engine for every connection: ~0.3 s of a night's
+        # run). NullPool: connections are still closed after each use, so no file stays open.
+        with self._db_lock:
+            engine = self._engines.pop(shard, None) or create_engine(
+                self.conn_string_for_shard(shard),
+                poolclass=NullPool,
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
+            )
+            self._engines[shard] = engine  # the most recently used last
+            while len(self._engines) > ENGINES_KEPT:
+                self._engines.pop(next(iter(self._engines))).dispose()
+            if shard not in self._initialized_dbs:
+                self._initdb(engine)
+                self._initialized_dbs.add(shard)
+            with engine.connect() as conn, conn.begin():
+                yield conn
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         # A run's planned events mix asset and asset-check events (sorted by key); each stretch

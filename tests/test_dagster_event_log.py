@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy
 from sqlalchemy.engine import Engine
 
+from churn_pipeline import dagster_event_log
 from churn_pipeline.dagster_event_log import BatchedSqliteEventLogStorage, enable_event_batches
 from churn_pipeline.settings import PROJECT_ROOT
 
@@ -174,3 +175,16 @@ def test_event_batches_are_turned_on_for_this_storage_only(
         monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "50")  # the user's choice stays
         enable_event_batches(ours)
         assert os.environ["DAGSTER_EVENT_BATCH_SIZE"] == "50"
+
+
+def test_engines_of_old_runs_are_let_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dagster_event_log, "ENGINES_KEPT", 2)  # the index and one run
+    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        for key in KEYS[:3]:
+            assert JOB.execute_in_process(instance=instance, partition_key=key).success
+        storage = instance.event_log_storage
+        assert isinstance(storage, BatchedSqliteEventLogStorage)
+        assert len(storage._engines) == 2
+        assert instance.get_materialized_partitions(downstream.key) == set(KEYS[:3])
+        assert len(instance.get_runs()) == 3
