@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
@@ -87,6 +87,12 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
                 f"not to the one in {root}"
             )
         super().register_instance(instance)
+
+    def dispose(self) -> None:
+        super().dispose()
+        with self._db_lock if self._registered_root else nullcontext():
+            while self._engines:
+                self._engines.popitem()[1].dispose()
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:

@@ -188,3 +188,4 @@ def test_engines_of_old_runs_are_let_go(tmp_path: Path, monkeypatch: pytest.Monk
         assert len(storage._engines) == 2
         assert instance.get_materialized_partitions(downstream.key) == set(KEYS[:3])
         assert len(instance.get_runs()) == 3
+    assert storage._engines == {}  # disposed with the instance
