@@ -183,6 +183,8 @@ SCHEMA_FILES = (
     "schema/macro_tenure_month",
     "schema/macro_hazard_bucket",
     "schema/reporting_pipeline_runs",
+    "schema/core_mart_build_inputs",
+    "schema/view_movement_day_fingerprints",
 )
 
 

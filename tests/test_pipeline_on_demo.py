@@ -21,6 +21,8 @@ COMPARED = (
     "reporting.customer_movements",
     "reporting.churn_by_period",
     "reporting.churn_reasons_by_period",
+    "core.customer_months",
+    "reporting.cohort_retention",
 )
 
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import duckdb
 
-from churn_pipeline import warehouse
+from churn_pipeline import incremental, warehouse
 from churn_pipeline.assets.common import (
     ASSET_BACKFILL_POLICY,
     WAREHOUSE_POOL,
@@ -46,6 +46,16 @@ COHORT_RETENTION = dg.AssetKey(["reporting", "cohort_retention"])
 
 
 @dataclass(frozen=True)
+class IncrementalSql:
+    """How a table rebuilds only what can have changed (incremental.py). `recompute` fills a
+    temp table with the rows that can depend on a day from $rebuild_from on (every row on a full
+    build); a full build then runs the table's own statements, an incremental one `merge`."""
+
+    recompute: str
+    merge: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class SqlTable:
     """A table built by its SQL file(s), run in order (each one statement)."""
 
@@ -56,6 +66,7 @@ class SqlTable:
     description: str
     preview_sql: str
     run_params: Callable[[], dict[str, object]] = dict
+    incremental: IncrementalSql | None = None
 
     @property
     def table(self) -> str:
@@ -77,19 +88,42 @@ class SqlTable:
             metadata=self.schema_metadata,
         )
 
+    @property
+    def steps(self) -> tuple[str, ...]:
+        return (self.sql_names,) if isinstance(self.sql_names, str) else self.sql_names
+
     def build(self, conn: duckdb.DuckDBPyConnection, settings: Settings) -> dg.MaterializeResult:
         params = self.run_params()
-        steps = (self.sql_names,) if isinstance(self.sql_names, str) else self.sql_names
-        for step in steps:
-            warehouse.run(conn, settings, step, params)
+        build_metadata: dict[str, str] = {}
+        if self.incremental is None:
+            for step in self.steps:
+                warehouse.run(conn, settings, step, params)
+        else:
+            build_metadata["rebuild"] = self._build_incrementally(conn, settings, params)
         return dg.MaterializeResult(
             asset_key=self.key,
             metadata={
                 **self.schema_metadata,
+                **build_metadata,
                 "dagster/row_count": table_row_count(conn, self.table),
                 "preview": markdown_preview(conn, self.preview_sql),
             },
         )
+
+    def _build_incrementally(
+        self, conn: duckdb.DuckDBPyConnection, settings: Settings, params: dict[str, object]
+    ) -> str:
+        assert self.incremental is not None
+        plan = incremental.plan_rebuild(conn, settings, self.table)
+        if plan.up_to_date:
+            return plan.describe()
+        params = {**params, "rebuild_from": plan.rebuild_from}
+        with warehouse.transaction(conn):
+            warehouse.run(conn, settings, self.incremental.recompute, params)
+            for step in self.incremental.merge if plan.incremental else self.steps:
+                warehouse.run(conn, settings, step, params)
+            incremental.record_build(conn, settings, self.table)
+        return plan.describe()
 
 
 def build_sql_tables_asset(tables: list[SqlTable]) -> dg.AssetsDefinition:
@@ -162,6 +196,17 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
             }
         )
 
+    return [
+        churn_reason_categories,
+        build_sql_tables_asset(build_sql_tables()),
+        build_publish_asset(),
+        build_html_report_asset(),
+        *build_mart_checks(),
+    ]
+
+
+def build_sql_tables() -> list[SqlTable]:
+    """Every table built by SQL alone, in dependency order."""
     daily_customer_totals = SqlTable(
         DAILY_TOTALS,
         "marts/daily_customer_totals",
@@ -182,7 +227,7 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
 
     churn_by_period = SqlTable(
         CHURN_BY_PERIOD,
-        ("marts/churn_by_period_computed", "marts/churn_by_period_init", "marts/churn_by_period"),
+        ("marts/churn_by_period_init", "marts/churn_by_period"),
         [MOVEMENTS, DAILY_TOTALS],
         "reporting",
         "One row per grain and period: customer counts, logo churn rates, the MRR bridge and "
@@ -192,6 +237,10 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
         "mrr_start, mrr_end, nrr, grr from reporting.churn_by_period where grain = 'month' "
         "order by period_start desc limit 12",
         run_params=lambda: {"computed_at": datetime.now(UTC).replace(tzinfo=None)},
+        incremental=IncrementalSql(
+            "marts/churn_by_period_computed",
+            ("marts/churn_by_period_kept", "marts/churn_by_period_init", "marts/churn_by_period"),
+        ),
     )
     churn_reasons_by_period = SqlTable(
         REASONS_BY_PERIOD,
@@ -233,6 +282,10 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
         "select cohort, period_number, is_complete, cohort_customers, active_customers, "
         "logo_retention, revenue_retention from reporting.cohort_retention "
         "where cohort_grain = 'month' order by cohort_start desc, period_number limit 12",
+        incremental=IncrementalSql(
+            "marts/cohort_retention_recomputed",
+            ("marts/cohort_retention_kept", "marts/cohort_retention"),
+        ),
     )
     unmapped_reasons = SqlTable(
         UNMAPPED_REASONS,
@@ -243,7 +296,7 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
         "churned MRR and first/last seen: what to add to the reason mapping.",
         "select * from reporting.unmapped_reasons limit 10",
     )
-    sql_tables = [  # in dependency order
+    return [  # in dependency order
         daily_customer_totals,
         reporting_movements,
         churn_by_period,
@@ -253,13 +306,6 @@ def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
         at_risk_customers,
         cohort_retention,
         *build_lifetime_tables(),
-    ]
-    return [
-        churn_reason_categories,
-        build_sql_tables_asset(sql_tables),
-        build_publish_asset(),
-        build_html_report_asset(),
-        *build_mart_checks(),
     ]
 
 
@@ -274,6 +320,13 @@ def build_lifetime_tables() -> list[SqlTable]:
             "One row per customer and calendar month at whose start it was active: tenure month, "
             "MRR at start, active at the end. The exposure unit of tenure hazards and forecasts.",
             "select * from core.customer_months order by month_start desc, customer_id limit 10",
+            incremental=IncrementalSql(
+                "marts/customer_months_recomputed",
+                (
+                    "marts/customer_months_delete_recomputed",
+                    "marts/customer_months_insert_recomputed",
+                ),
+            ),
         ),
         SqlTable(
             CHURN_BY_TENURE,
@@ -312,6 +365,10 @@ def build_lifetime_tables() -> list[SqlTable]:
             "before each) and for the next month and quarter after the latest snapshot.",
             "select forecast_kind, grain, period_start, expected_churned_customers, "
             "actual_churned_customers from core.churn_forecasts order by period_start desc limit 10",
+            incremental=IncrementalSql(
+                "marts/churn_forecasts_recomputed",
+                ("marts/churn_forecasts_kept", "marts/churn_forecasts"),
+            ),
         ),
         SqlTable(
             FORECAST_BACKTEST,

@@ -2,6 +2,9 @@
 -- Start and end states come from the daily replay of the movement log; movement counts,
 -- the MRR bridge and the start-cohort outcomes come from the movements inside the period.
 -- Every period is computed from its own start and end, never from shorter periods.
+-- Only the periods from the one holding $rebuild_from on are computed (all of them when it is
+-- the minimum date): an earlier period ends before it, so its values cannot have changed;
+-- marts/churn_by_period_kept copies those from the current table.
 create or replace temp table churn_by_period_computed as
 with grains as (
     select * from (
@@ -43,6 +46,7 @@ published_periods as (
     cross join core.snapshot_range as snapshot_range
     where period_starts.period_start > snapshot_range.first_snapshot_date
         and period_starts.period_start <= snapshot_range.latest_snapshot_date
+        and period_starts.period_start >= core.period_start_of(period_starts.grain, $rebuild_from)
 ),
 
 boundary_states as (
@@ -86,6 +90,7 @@ movements_by_period as (
     from core.customer_movements as movements
     cross join grains
     where movements.movement <> 'opening'
+        and movements.movement_date >= core.period_start_of(grains.grain, $rebuild_from)
 ),
 
 movement_totals as (
