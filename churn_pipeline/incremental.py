@@ -23,6 +23,7 @@ from churn_pipeline import warehouse
 from churn_pipeline.settings import Settings
 
 EVERYTHING = date.min  # as `rebuild_from`: every row is recomputed
+DEFINITION_SOURCES = ("schema", "marts")  # the SQL folders the incremental tables run
 
 
 @dataclass(frozen=True)
@@ -42,18 +43,24 @@ class RebuildPlan:
         return f"rows depending on {self.rebuild_from.isoformat()} or later recomputed"
 
 
+FULL_REBUILD = RebuildPlan(EVERYTHING, incremental=False)
+
+
 @cache
-def _sql_fingerprint(sql_dir: Path) -> str:
+def _source_fingerprint(sql_dir: Path) -> str:
+    from churn_pipeline.assets import marts  # the order and the statements of each build
+
     digest = hashlib.sha256()
-    for path in sorted(sql_dir.rglob("*.sql")):
-        digest.update(path.relative_to(sql_dir).as_posix().encode())
+    sources = [path for folder in DEFINITION_SOURCES for path in (sql_dir / folder).rglob("*.sql")]
+    for path in [*sorted(sources), Path(marts.__file__), Path(__file__)]:
+        digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
 def definition_fingerprint(settings: Settings) -> str:
     """Changes whenever a build could compute different rows from the same movements."""
-    return f"{_sql_fingerprint(settings.sql_dir)[:32]}/duckdb-{duckdb.__version__}"
+    return f"{_source_fingerprint(settings.sql_dir)[:32]}/duckdb-{duckdb.__version__}"
 
 
 def _table_exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -76,10 +83,19 @@ def plan_rebuild(conn: duckdb.DuckDBPyConnection, settings: Settings, table: str
     assert row is not None  # one row from the cross join of two single-row relations
     rebuild_everything, rebuild_from = row
     if rebuild_everything or not _table_exists(conn, table):
-        return RebuildPlan(EVERYTHING, incremental=False)
+        return FULL_REBUILD
     if rebuild_from is None:
         return RebuildPlan(None, incremental=True)
     return RebuildPlan(rebuild_from, incremental=True)
+
+
+def is_current(conn: duckdb.DuckDBPyConnection, settings: Settings, table: str) -> bool:
+    """Whether the table was last built from the current movement log and snapshot range."""
+    return plan_rebuild(conn, settings, table).up_to_date
+
+
+def forget_build(conn: duckdb.DuckDBPyConnection, settings: Settings, table: str) -> None:
+    warehouse.run(conn, settings, "marts/delete_mart_build_inputs", {"table_name": table})
 
 
 def record_build(conn: duckdb.DuckDBPyConnection, settings: Settings, table: str) -> None:

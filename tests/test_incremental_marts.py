@@ -64,7 +64,8 @@ def differences_from_a_full_rebuild(project: Project, scratch: Path) -> dict[str
                 f"(select {columns} from {t})" for t in (table.table, f"built.{table.table}")
             )
             row = conn.execute(
-                f"select count(*) from ({full} except all {built} union all {built} except all {full})"
+                f"select count(*) from (({full} except all {built}) "
+                f"union all ({built} except all {full}))"
             ).fetchone()
             assert row is not None
             counts[table.table] = row[0]
@@ -191,3 +192,34 @@ def test_what_starts_a_rebuild_where(demo: Project) -> None:
         assert plan(demo, table).up_to_date, cause
         change(demo, cause)
         assert plan(demo, table) == everything, cause
+
+
+def test_a_table_built_from_a_stale_upstream_is_rebuilt_in_full_until_it_is_current(
+    demo: Project, tmp_path: Path
+) -> None:
+    """Any subset of the SQL tables can be materialized: churn_by_period built while
+    daily_customer_totals is behind the movement log is wrong, so it must not be recorded as
+    built from the current movements, or later builds would keep its wrong rows."""
+    demo.run(SPEC.start, SPEC.start + timedelta(days=60))
+    tables = {table.table: table for table in build_sql_tables()}
+    latest_day = SPEC.start + timedelta(days=60)
+    with warehouse.open_warehouse(demo.settings) as conn:  # movements change, totals not rebuilt
+        conn.execute(
+            "delete from core.customer_movements where movement_date >= $day",
+            {"day": latest_day - timedelta(days=5)},
+        )
+        result = tables["reporting.churn_by_period"].build(conn, demo.settings)
+        assert str(result.metadata["rebuild"]) == (
+            "rebuilt in full, not recorded: core.daily_customer_totals not built from the "
+            "current movements"
+        )
+        assert not incremental.is_current(conn, demo.settings, "reporting.churn_by_period")
+        forecasts = tables["core.churn_forecasts"].build(conn, demo.settings)
+        assert "not recorded: core.customer_months, reporting.churn_by_period" in str(
+            forecasts.metadata["rebuild"]
+        )
+        for table in tables.values():  # the whole step, in order, heals everything
+            table.build(conn, demo.settings)
+        for name in ("reporting.churn_by_period", "core.churn_forecasts"):
+            assert incremental.is_current(conn, demo.settings, name)
+    assert set(differences_from_a_full_rebuild(demo, tmp_path / "scratch").values()) == {0}

@@ -47,12 +47,16 @@ COHORT_RETENTION = dg.AssetKey(["reporting", "cohort_retention"])
 
 @dataclass(frozen=True)
 class IncrementalSql:
-    """How a table rebuilds only what can have changed (incremental.py). `recompute` fills a
-    temp table with the rows that can depend on a day from $rebuild_from on (every row on a full
-    build); a full build then runs the table's own statements, an incremental one `merge`."""
+    """How a table rebuilds only what can have changed (incremental.py). `recompute` fills the
+    temp table `rows_table` with the rows that can depend on a day from $rebuild_from on (every
+    row on a full build); a full build then runs the table's own statements, an incremental one
+    `merge`. `reads`: the other built tables it reads, which must be current (their build
+    record matches the movement log) for its own record to be written."""
 
     recompute: str
+    rows_table: str
     merge: tuple[str, ...]
+    reads: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,7 @@ class SqlTable:
     preview_sql: str
     run_params: Callable[[], dict[str, object]] = dict
     incremental: IncrementalSql | None = None
+    record_build: bool = False  # an incremental table reads it: record what it was built from
 
     @property
     def table(self) -> str:
@@ -96,8 +101,11 @@ class SqlTable:
         params = self.run_params()
         build_metadata: dict[str, str] = {}
         if self.incremental is None:
-            for step in self.steps:
-                warehouse.run(conn, settings, step, params)
+            with warehouse.transaction(conn):
+                for step in self.steps:
+                    warehouse.run(conn, settings, step, params)
+                if self.record_build:
+                    incremental.record_build(conn, settings, self.table)
         else:
             build_metadata["rebuild"] = self._build_incrementally(conn, settings, params)
         return dg.MaterializeResult(
@@ -113,16 +121,28 @@ class SqlTable:
     def _build_incrementally(
         self, conn: duckdb.DuckDBPyConnection, settings: Settings, params: dict[str, object]
     ) -> str:
-        assert self.incremental is not None
-        plan = incremental.plan_rebuild(conn, settings, self.table)
+        spec = self.incremental
+        assert spec is not None
+        stale = [table for table in spec.reads if not incremental.is_current(conn, settings, table)]
+        plan = (
+            incremental.FULL_REBUILD
+            if stale
+            else incremental.plan_rebuild(conn, settings, self.table)
+        )
         if plan.up_to_date:
             return plan.describe()
         params = {**params, "rebuild_from": plan.rebuild_from}
         with warehouse.transaction(conn):
-            warehouse.run(conn, settings, self.incremental.recompute, params)
-            for step in self.incremental.merge if plan.incremental else self.steps:
+            warehouse.run(conn, settings, spec.recompute, params)
+            for step in spec.merge if plan.incremental else self.steps:
                 warehouse.run(conn, settings, step, params)
-            incremental.record_build(conn, settings, self.table)
+            if stale:  # built from tables behind the movement log: the next build starts over
+                incremental.forget_build(conn, settings, self.table)
+            else:
+                incremental.record_build(conn, settings, self.table)
+        conn.execute(f"drop table if exists temp.{spec.rows_table}")
+        if stale:
+            return f"{plan.describe()}, not recorded: {', '.join(stale)} not built from the current movements"
         return plan.describe()
 
 
@@ -215,6 +235,7 @@ def build_sql_tables() -> list[SqlTable]:
         "Active customers and MRR at the end of every day from the first to the latest snapshot, "
         "replayed from the movement log; the start/end states and exposure of every period.",
         "select * from core.daily_customer_totals order by day desc limit 10",
+        record_build=True,
     )
     reporting_movements = SqlTable(
         REPORTING_MOVEMENTS,
@@ -239,7 +260,9 @@ def build_sql_tables() -> list[SqlTable]:
         run_params=lambda: {"computed_at": datetime.now(UTC).replace(tzinfo=None)},
         incremental=IncrementalSql(
             "marts/churn_by_period_computed",
+            "churn_by_period_computed",
             ("marts/churn_by_period_kept", "marts/churn_by_period_init", "marts/churn_by_period"),
+            reads=("core.daily_customer_totals",),
         ),
     )
     churn_reasons_by_period = SqlTable(
@@ -284,6 +307,7 @@ def build_sql_tables() -> list[SqlTable]:
         "where cohort_grain = 'month' order by cohort_start desc, period_number limit 12",
         incremental=IncrementalSql(
             "marts/cohort_retention_recomputed",
+            "cohort_retention_rows",
             ("marts/cohort_retention_kept", "marts/cohort_retention"),
         ),
     )
@@ -322,6 +346,7 @@ def build_lifetime_tables() -> list[SqlTable]:
             "select * from core.customer_months order by month_start desc, customer_id limit 10",
             incremental=IncrementalSql(
                 "marts/customer_months_recomputed",
+                "customer_months_rows",
                 (
                     "marts/customer_months_delete_recomputed",
                     "marts/customer_months_insert_recomputed",
@@ -367,7 +392,9 @@ def build_lifetime_tables() -> list[SqlTable]:
             "actual_churned_customers from core.churn_forecasts order by period_start desc limit 10",
             incremental=IncrementalSql(
                 "marts/churn_forecasts_recomputed",
+                "churn_forecasts_rows",
                 ("marts/churn_forecasts_kept", "marts/churn_forecasts"),
+                reads=("core.customer_months", "reporting.churn_by_period"),
             ),
         ),
         SqlTable(
