@@ -53,8 +53,9 @@ def _source_fingerprint(sql_dir: Path) -> str:
     digest = hashlib.sha256()
     sources = [path for folder in DEFINITION_SOURCES for path in (sql_dir / folder).rglob("*.sql")]
     for path in [*sorted(sources), Path(marts.__file__), Path(__file__)]:
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
+        content = path.read_bytes()
+        digest.update(f"{path.parent.name}/{path.name}:{len(content)}:".encode())
+        digest.update(content)
     return digest.hexdigest()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 from dataclasses import replace
 from datetime import date, timedelta
@@ -15,6 +16,7 @@ import pytest
 from churn_pipeline import incremental, warehouse
 from churn_pipeline.assets.marts import SqlTable, build_sql_tables
 from churn_pipeline.demo_data import DemoSpec, write_demo_snapshots
+from churn_pipeline.settings import Settings
 from tests.conftest import Project
 
 SPEC = DemoSpec(customers=300, days=200, start=date(2024, 10, 1), seed=11)
@@ -44,8 +46,8 @@ def comparable_columns(conn: duckdb.DuckDBPyConnection, table: str) -> str:
 
 
 def differences_from_a_full_rebuild(project: Project, scratch: Path) -> dict[str, int]:
-    """Rebuild every incremental table in full on a copy of the warehouse and count the rows
-    that differ (both ways, duplicates counted) from the incrementally built ones."""
+    """Rebuild every SQL table in full, in order, on a copy of the warehouse and count the rows
+    of the incremental ones that differ (both ways, duplicates counted) from the built ones."""
     scratch.mkdir(exist_ok=True)
     copy = scratch / "full_rebuild.duckdb"
     shutil.copy(project.settings.warehouse_path, copy)
@@ -53,7 +55,7 @@ def differences_from_a_full_rebuild(project: Project, scratch: Path) -> dict[str
     counts = {}
     with warehouse.open_warehouse(settings) as conn:
         conn.execute("delete from core.mart_build_inputs")
-        for table in INCREMENTAL_TABLES:
+        for table in build_sql_tables():
             table.build(conn, settings)
         conn.execute(
             "attach $path as built (read_only)", {"path": str(project.settings.warehouse_path)}
@@ -213,7 +215,10 @@ def test_a_table_built_from_a_stale_upstream_is_rebuilt_in_full_until_it_is_curr
             "rebuilt in full, not recorded: core.daily_customer_totals not built from the "
             "current movements"
         )
-        assert not incremental.is_current(conn, demo.settings, "reporting.churn_by_period")
+        recorded = conn.execute(
+            "select count(*) from core.mart_build_inputs where table_name = 'reporting.churn_by_period'"
+        ).fetchone()
+        assert recorded == (0,)  # its earlier record is gone too: the next build starts over
         forecasts = tables["core.churn_forecasts"].build(conn, demo.settings)
         assert "not recorded: core.customer_months, reporting.churn_by_period" in str(
             forecasts.metadata["rebuild"]
@@ -223,3 +228,19 @@ def test_a_table_built_from_a_stale_upstream_is_rebuilt_in_full_until_it_is_curr
         for name in ("reporting.churn_by_period", "core.churn_forecasts"):
             assert incremental.is_current(conn, demo.settings, name)
     assert set(differences_from_a_full_rebuild(demo, tmp_path / "scratch").values()) == {0}
+
+
+def test_every_built_table_an_incremental_one_reads_is_declared_and_recorded() -> None:
+    """A built table read by an incremental one but missing from its `reads` would let it be
+    recorded as current while built from a stale copy; one without a record of its own would
+    make the reader rebuild in full on every run."""
+    settings = Settings.from_env({})
+    tables = {table.table: table for table in build_sql_tables()}
+    for table in INCREMENTAL_TABLES:
+        assert table.incremental is not None
+        statements = (table.incremental.recompute, *table.incremental.merge, *table.steps)
+        text = "\n".join(warehouse.sql(settings, name) for name in statements)
+        read = {name for name in tables if name != table.table and re.search(rf"\b{name}\b", text)}
+        assert read == set(table.incremental.reads), table.table
+        for name in read:
+            assert tables[name].incremental is not None or tables[name].record_build, name

@@ -1,5 +1,6 @@
--- What each incrementally rebuilt table was last built from: the definitions (a fingerprint of
--- the SQL and the DuckDB version), the snapshot range, and one fingerprint per day of the
+-- What each incrementally rebuilt table (and each built table one of them reads) was last built
+-- from: the definitions (a fingerprint of sql/schema, sql/marts and the build code, and the
+-- DuckDB version), the snapshot range, and one fingerprint per day of the
 -- movement log (core.movement_day_fingerprints). The next build compares them with the current
 -- ones and recomputes only the rows that can depend on a day that differs
 -- (marts/mart_rebuild_from). Deleting a table's rows forces its full rebuild.
