@@ -13,7 +13,13 @@ import duckdb
 from churn_pipeline import warehouse
 from churn_pipeline.landing import SnapshotSource, discover, expected_names
 from churn_pipeline.settings import PACKAGE_ROOT, Settings
-from churn_pipeline.snapshot_files import SnapshotFileError, create_staging_table, stage_sources
+from churn_pipeline.snapshot_files import (
+    SnapshotFileError,
+    create_staging_table,
+    drop_staging,
+    read_errors_named,
+    stage_sources,
+)
 
 DEFAULT_STATUS_MAPPING = PACKAGE_ROOT / "reference" / "status_mapping.csv"
 CANONICAL_STATUSES = {"trialing", "active", "past_due", "paused", "canceled"}
@@ -97,8 +103,7 @@ def status_mapping_for(settings: Settings) -> list[StatusMappingRow]:
 
 
 CHUNK_DAYS = 31  # dates staged and validated together: bounds memory on a long backfill
-STAGING_TABLES = (
-    "staged_rows",
+STAGING_TABLES = (  # besides `staged_rows` (snapshot_files.drop_staging)
     "validated_rows",
     "delivery_accounting",
     "delivery_plan",
@@ -153,6 +158,7 @@ def ingest_window(
                     _ingest_chunk(conn, settings, chunk, ingested_at, summary, for_lake)
                 )
     finally:
+        drop_staging(conn)
         for table in (*STAGING_TABLES, "status_mapping"):
             conn.execute(f"drop table if exists {table}")
     refused = conn.execute(
@@ -195,7 +201,8 @@ def _ingest_chunk(
     """Stage, validate and insert some consecutive dates; returns rejected rows by rule."""
     create_staging_table(conn)
     sources = [planned.source for planned in chunk if planned.source is not None]
-    unknown_columns = dict(zip(sources, stage_sources(conn, sources), strict=True))
+    staged = stage_sources(conn, sources)
+    unknown_columns = dict(zip(sources, staged.unknown_columns, strict=True))
     plan_rows = []
     for planned in chunk:
         day, source = planned.snapshot_date, planned.source
@@ -215,24 +222,26 @@ def _ingest_chunk(
         "currency_exponent": settings.currency_exponent,
         "max_mrr_minor_units": settings.max_mrr * 10**settings.currency_exponent,
     }
-    warehouse.run(conn, settings, "staging/validated_rows", params)
-    if for_lake:
-        warehouse.run(conn, settings, "lake/insert_lake_row_texts")
-    else:
-        _quarantine_changed_customers(conn, settings, chunk[0].snapshot_date)
-    warehouse.run(conn, settings, "staging/delivery_accounting")
-    warehouse.table_from_rows(conn, "delivery_plan", DELIVERY_PLAN_COLUMNS, plan_rows)
+    with read_errors_named(sources):
+        warehouse.run(conn, settings, "staging/validated_rows", params)
+        if for_lake:
+            warehouse.run(conn, settings, "lake/insert_lake_row_texts")
+        else:
+            _quarantine_changed_customers(conn, settings, chunk[0].snapshot_date)
+        warehouse.run(conn, settings, "staging/delivery_accounting")
+        warehouse.table_from_rows(conn, "delivery_plan", DELIVERY_PLAN_COLUMNS, plan_rows)
 
-    warehouse.run(conn, settings, "staging/insert_subscription_snapshots")
-    if not for_lake:
-        warehouse.run(conn, settings, "staging/merge_subscription_first_loaded_dates")
-    warehouse.run(conn, settings, "staging/insert_rejected_rows")
-    warehouse.run(
-        conn,
-        settings,
-        "staging/insert_snapshot_deliveries",
-        {"quarantine_threshold": settings.quarantine_threshold},
-    )
+        warehouse.run(conn, settings, "staging/insert_subscription_snapshots")
+        if not for_lake:
+            warehouse.run(conn, settings, "staging/merge_subscription_first_loaded_dates")
+        warehouse.run(conn, settings, "staging/insert_rejected_rows")
+        warehouse.run(
+            conn,
+            settings,
+            "staging/insert_snapshot_deliveries",
+            {"quarantine_threshold": settings.quarantine_threshold},
+        )
+    staged.ensure_unchanged()
     counts = conn.execute(
         "select coalesce(sum(rows_read), 0), coalesce(sum(rows_loaded), 0), coalesce(sum(rows_rejected), 0) "
         "from delivery_accounting"
@@ -246,6 +255,7 @@ def _ingest_chunk(
             "select rule, count(*) from validated_rows where rule is not null group by rule"
         ).fetchall()
     )
+    drop_staging(conn)
     for table in STAGING_TABLES:
         conn.execute(f"drop table if exists {table}")
     return {str(rule): int(count) for rule, count in by_rule.items()}

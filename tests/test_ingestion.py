@@ -7,11 +7,19 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from churn_pipeline.landing import discover
 from churn_pipeline.runs import RunFailedError
+from churn_pipeline.snapshot_files import (
+    SnapshotFileError,
+    create_staging_table,
+    drop_staging,
+    stage_sources,
+)
 from tests.conftest import Project, sub
 
 
@@ -306,6 +314,29 @@ def test_a_bad_file_among_files_read_together_fails_the_window_naming_it(
         project.run("2025-01-01", "2025-01-03")
     assert not project.settings.warehouse_path.exists() or project.query(
         "select count(*) from raw.subscription_snapshots") == [(0,)]  # fmt: skip
+
+
+def test_a_parquet_file_rewritten_while_its_window_loads_is_refused(project: Project) -> None:
+    """Parquet files are read where the statements use them (`staged_rows` is a view), so
+    a file replaced half-way would be validated from one version and quoted from another."""
+    for day in ("2025-01-01", "2025-01-02"):
+        _same_layout_day(project, day, [("a", "c1", "active", 1.0, day)])
+    sources = list(discover(project.landing).values())
+    conn = duckdb.connect()
+    create_staging_table(conn)
+    staged = stage_sources(conn, sources)
+    assert conn.execute("select count(*) from staged_rows").fetchone() == (2,)
+    staged.ensure_unchanged()
+    rewritten = project.landing / "2025-01-02.parquet"
+    _same_layout_day(project, "2025-01-02", [("a", "c9", "active", 1.0, "2025-01-02")] * 2)
+    with pytest.raises(SnapshotFileError, match=(
+        rf"^{rewritten}: the file changed while it was being loaded \(its size or modification time moved\)")):  # fmt: skip
+        staged.ensure_unchanged()
+    drop_staging(conn)
+    assert conn.execute(
+        "select count(*) from duckdb_views() where view_name = 'staged_rows' "
+        "union all select count(*) from duckdb_variables() where name like 'staged_parquet_%'"
+    ).fetchall() == [(0,), (0,)]
 
 
 def test_rejected_rows_of_files_read_together_quote_their_own_texts(project: Project) -> None:

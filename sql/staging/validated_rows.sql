@@ -1,5 +1,6 @@
 -- Every staged row with its canonical values and the first validation rule it breaks
--- (NULL when it is clean). Reads the temp tables `staged_rows` and `status_mapping`; one row
+-- (NULL when it is clean). Reads `staged_rows` (a temp view: the CSV rows' table and the
+-- Parquet files themselves, see snapshot_files.py) and the temp table `status_mapping`; one row
 -- per staged row, keyed like it by (snapshot_date_of_file, source_file, source_row).
 create or replace temp table validated_rows as
 with staged as (
