@@ -17,7 +17,6 @@ from churn_pipeline.snapshot_files import (
     SnapshotFileError,
     create_staging_table,
     drop_staging,
-    read_errors_named,
     stage_sources,
 )
 
@@ -222,7 +221,7 @@ def _ingest_chunk(
         "currency_exponent": settings.currency_exponent,
         "max_mrr_minor_units": settings.max_mrr * 10**settings.currency_exponent,
     }
-    with read_errors_named(sources):
+    with staged.read_errors_named():
         warehouse.run(conn, settings, "staging/validated_rows", params)
         if for_lake:
             warehouse.run(conn, settings, "lake/insert_lake_row_texts")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -77,7 +77,7 @@ def drop_staging(conn: duckdb.DuckDBPyConnection) -> None:
 
 
 def _stage_csv(conn: duckdb.DuckDBPyConnection, source: SnapshotSource) -> list[str]:
-    """Append a CSV source's rows to `staged_rows`; returns its unknown column names."""
+    """Append a CSV source's rows to `staged_text_rows`; returns its unknown column names."""
     import pandas as pd  # the CSV path only: a nightly Parquet run never imports pandas
 
     frame = _read_csv(source.paths[0])
@@ -285,29 +285,86 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+# what tells a file rewritten since it was first read: a rename over it changes the inode,
+# a rewrite in place the size, the modification time or the status-change time
+FileIdentity = tuple[int, int, int, int]
+
+
 @dataclass(frozen=True)
 class StagedSources:
-    """What `stage_sources` staged: each source's unknown columns, and the Parquet files read
-    through the `staged_rows` view with their size and modification time when first read."""
+    """What `stage_sources` staged: each source's unknown columns, and the Parquet sources read
+    through the `staged_rows` view with the identity of their files when first read."""
 
     unknown_columns: list[list[str]]
-    parquet_files: dict[Path, tuple[int, int]]
+    parquet_sources: list[SnapshotSource]
+    parquet_files: dict[Path, FileIdentity]
 
     def ensure_unchanged(self) -> None:
         """The view reads the Parquet files in each statement that uses it: a file rewritten
         in the meantime would have been validated from one version and quoted from another."""
         for path, seen in self.parquet_files.items():
-            if _size_and_mtime(path) != seen:
+            if _identity(path, missing_ok=True) != seen:
                 raise SnapshotFileError(
-                    f"{path}: the file changed while it was being loaded (its size or modification "
-                    "time moved); nothing was loaded from this run's window. Write landing files "
-                    "under a temporary name and rename them when complete, then run again"
+                    f"{path}: the file changed while it was being loaded (it was replaced, "
+                    "rewritten or removed); nothing was loaded from this run's window. Write "
+                    "landing files under a temporary name and rename them when complete, then "
+                    "run again"
                 )
+
+    @contextmanager
+    def read_errors_named(self) -> Iterator[None]:
+        """A statement reading `staged_rows` fails when a Parquet file cannot be decoded (only
+        validation reads the values) or changed since it was staged: the error then names the
+        file, like any unreadable file. DuckDB's message does not always name it, so each
+        Parquet source is read again on a connection of its own (the window's transaction is
+        aborted) to find the one that fails; when none does, the error is not the files'."""
+        try:
+            yield
+        except duckdb.OutOfMemoryException:
+            raise
+        except duckdb.Error:
+            self.ensure_unchanged()
+            undecodable = _first_undecodable(self.parquet_sources)
+            if undecodable is None:
+                raise
+            source, error = undecodable
+            raise _unreadable([str(path) for path in source.paths], error) from None
+
+
+def _identity(path: Path, missing_ok: bool = False) -> FileIdentity | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        if missing_ok:
+            return None
+        raise SnapshotFileError(f"{path}: cannot be read (the file does not exist)") from None
+    except OSError as error:
+        raise SnapshotFileError(f"{path}: cannot be read ({error.strerror or error})") from None
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
+
+
+def _first_undecodable(
+    sources: list[SnapshotSource],
+) -> tuple[SnapshotSource, duckdb.Error] | None:
+    probe = duckdb.connect()
+    try:
+        for source in sources:
+            try:
+                # hashing every column decodes every value, as the view's text casts do
+                probe.execute(
+                    "select sum(hash(columns(*))) from read_parquet($files, union_by_name = true)",
+                    {"files": [str(path) for path in source.paths]},
+                ).fetchall()
+            except duckdb.Error as error:
+                return source, error
+    finally:
+        probe.close()
+    return None
 
 
 def stage_sources(conn: duckdb.DuckDBPyConnection, sources: list[SnapshotSource]) -> StagedSources:
     """Stage several sources (one snapshot date each) as `staged_rows`; returns each
-    source's unknown column names, in the order of `sources`.
+    source's unknown column names, in the order of `sources`, and what the view reads.
 
     Single-file Parquet sources (`YYYY-MM-DD.parquet`) whose columns have the same names and
     types are read by one `read_parquet` over all their files: one statement per file cost
@@ -316,14 +373,16 @@ def stage_sources(conn: duckdb.DuckDBPyConnection, sources: list[SnapshotSource]
     path; so is a file holding a column that `read_parquet`'s own `filename` or
     `file_row_number` would clash with. Every error is the one that source raises when read
     alone; when several sources are bad, the one named may not be the earliest date (the
-    file-level checks of every Parquet source come first). No statement may fail on purpose:
+    file-level checks of every Parquet source come first, and a Parquet value that cannot be
+    decoded is found by validation, after the checks of every file of the chunk). No statement may fail on purpose:
     a failed statement aborts the window's transaction.
     """
+    parquet_sources = [source for source in sources if source.format != "csv"]
     parquet_files = {
-        path: _size_and_mtime(path)
-        for source in sources
-        if source.format != "csv"
+        path: identity
+        for source in parquet_sources
         for path in source.paths
+        if (identity := _identity(path)) is not None
     }
     layouts = {
         source: _parquet_layout(conn, source) for source in sources if source.format != "csv"
@@ -349,30 +408,7 @@ def stage_sources(conn: duckdb.DuckDBPyConnection, sources: list[SnapshotSource]
         f"create or replace temp view {STAGED_VIEW} as "
         + " union all ".join([f"select * from {STAGED_TEXT_TABLE}", *parquet_reads])
     )
-    return StagedSources([unknown[source] for source in sources], parquet_files)
-
-
-@contextmanager
-def read_errors_named(sources: Sequence[SnapshotSource]) -> Iterator[None]:
-    """A Parquet file that cannot be decoded fails the statement that first reads its values
-    through `staged_rows` (validation, not staging): named like any unreadable file."""
-    try:
-        yield
-    except duckdb.OutOfMemoryException:
-        raise
-    except duckdb.Error as error:
-        for source in sources:
-            if source.format != "csv" and any(str(path) in str(error) for path in source.paths):
-                raise _unreadable([str(path) for path in source.paths], error) from None
-        raise
-
-
-def _size_and_mtime(path: Path) -> tuple[int, int]:
-    try:
-        stat = path.stat()
-    except OSError as error:
-        raise SnapshotFileError(f"{path}: cannot be read ({error.strerror or error})") from None
-    return stat.st_size, stat.st_mtime_ns
+    return StagedSources([unknown[source] for source in sources], parquet_sources, parquet_files)
 
 
 def _may_share_a_read(source: SnapshotSource, columns: tuple[tuple[str, str], ...]) -> bool:

@@ -83,6 +83,9 @@ FAILING_CASES: dict[str, str] = {
     'text follows the closing quote of a quoted value (a quote inside a quoted value must be doubled: "")',
     "snapshot_date_differs.csv": "{landing}/2025-01-01.csv: row 2 has snapshot_date 2024-12-31 but "
     "the file name says 2025-01-01; a file must hold exactly the day it is named for",
+    # footer and row counts read, a data page does not decode, and DuckDB's error names no file
+    "corrupt_data_page.parquet": "{landing}/2025-01-01.parquet: not a readable Parquet file (Out "
+    "of buffer)",
     "truncated.parquet": "{landing}/2025-01-01.parquet: truncated Parquet file (it starts like "
     "Parquet but its footer is missing); the upload or export was cut short, send the file again",
     "not_parquet.parquet": "{landing}/2025-01-01.parquet: not a Parquet file (it does not start "

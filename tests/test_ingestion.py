@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -316,7 +317,10 @@ def test_a_bad_file_among_files_read_together_fails_the_window_naming_it(
         "select count(*) from raw.subscription_snapshots") == [(0,)]  # fmt: skip
 
 
-def test_a_parquet_file_rewritten_while_its_window_loads_is_refused(project: Project) -> None:
+@pytest.mark.parametrize("change", ["renamed over, same size and times", "rewritten", "removed"])
+def test_a_parquet_file_changed_while_its_window_loads_is_refused(
+    project: Project, change: str
+) -> None:
     """Parquet files are read where the statements use them (`staged_rows` is a view), so
     a file replaced half-way would be validated from one version and quoted from another."""
     for day in ("2025-01-01", "2025-01-02"):
@@ -327,10 +331,22 @@ def test_a_parquet_file_rewritten_while_its_window_loads_is_refused(project: Pro
     staged = stage_sources(conn, sources)
     assert conn.execute("select count(*) from staged_rows").fetchone() == (2,)
     staged.ensure_unchanged()
-    rewritten = project.landing / "2025-01-02.parquet"
-    _same_layout_day(project, "2025-01-02", [("a", "c9", "active", 1.0, "2025-01-02")] * 2)
+    changed = project.landing / "2025-01-02.parquet"
+    if change == "removed":
+        changed.unlink()
+    elif change == "rewritten":
+        _same_layout_day(project, "2025-01-02", [("a", "c9", "active", 1.0, "2025-01-02")] * 2)
+    else:  # a re-export of the same size moved over it with its times kept (cp -p, rsync -t)
+        times = changed.stat()
+        replacement = project.landing / ".2025-01-02.parquet.tmp"
+        _same_layout_day(project, "2025-01-02", [("b", "c1", "active", 1.0, "2025-01-02")])
+        changed.rename(replacement)
+        os.utime(replacement, ns=(times.st_atime_ns, times.st_mtime_ns))
+        replacement.rename(changed)
+        assert (changed.stat().st_size, changed.stat().st_mtime_ns) == (
+            times.st_size, times.st_mtime_ns)  # fmt: skip
     with pytest.raises(SnapshotFileError, match=(
-        rf"^{rewritten}: the file changed while it was being loaded \(its size or modification time moved\)")):  # fmt: skip
+        rf"^{changed}: the file changed while it was being loaded \(it was replaced, rewritten or removed\)")):  # fmt: skip
         staged.ensure_unchanged()
     drop_staging(conn)
     assert conn.execute(
