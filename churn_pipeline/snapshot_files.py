@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -476,13 +476,12 @@ def _stage_parquet_batch(
         f"unnest(getvariable('{days_variable}')) as day) as batch_files "
         "on parquet_rows.filename = batch_files.source_file"
     )
-    try:
-        rows_per_file = conn.execute(
-            "select source_file, snapshot_date_of_file, count(*), max(source_row) "
-            f"from ({parquet_read}) group by all"
-        ).fetchall()
-    except duckdb.Error as error:
-        raise _unreadable(_files_named_by(error, batch), error) from None
+    rows_per_file = _fetch_from_batch(
+        conn,
+        "select source_file, snapshot_date_of_file, count(*), max(source_row) "
+        f"from ({parquet_read}) group by all",
+        batch,
+    )
     day_of_file = dict(zip(files, days, strict=True))
     for file, day, rows, last_row in rows_per_file:
         # read_parquet expands * ? [ ] in a path: another file read in place of a landing
@@ -495,16 +494,16 @@ def _stage_parquet_batch(
     rows_per_day: Counter[date] = Counter()
     for _, day, rows, _ in rows_per_file:
         rows_per_day[day] += rows
-    if "snapshot_date" in present:
-        try:
-            dates_in_files = conn.execute(
-                "select distinct snapshot_date_of_file, snapshot_date "
-                f"from ({parquet_read}) where snapshot_date is not null"
-            ).fetchall()
-        except duckdb.Error as error:
-            raise _unreadable(_files_named_by(error, batch), error) from None
-    else:
-        dates_in_files = []
+    dates_in_files = (
+        _fetch_from_batch(
+            conn,
+            "select distinct snapshot_date_of_file, snapshot_date "
+            f"from ({parquet_read}) where snapshot_date is not null",
+            batch,
+        )
+        if "snapshot_date" in present
+        else []
+    )
     disagreeing = {
         day
         for day, value in dates_in_files
@@ -516,6 +515,15 @@ def _stage_parquet_batch(
         if source.snapshot_date in disagreeing:
             _check_staged_snapshot_dates(conn, source, parquet_read)  # raises, naming the row
     return parquet_read
+
+
+def _fetch_from_batch(
+    conn: duckdb.DuckDBPyConnection, query: str, batch: list[SnapshotSource]
+) -> list[tuple[Any, ...]]:
+    try:
+        return conn.execute(query).fetchall()
+    except duckdb.Error as error:
+        raise _unreadable(_files_named_by(error, batch), error) from None
 
 
 def _text_columns(present: dict[str, str], prefix: str = "") -> str:
