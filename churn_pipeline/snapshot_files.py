@@ -285,9 +285,10 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-# what tells a file rewritten since it was first read: a rename over it changes the inode,
-# a rewrite in place the size, the modification time or the status-change time
-FileIdentity = tuple[int, int, int, int]
+# what tells a file rewritten since it was first read: its size, modification time or
+# status-change time (which a rename over it, a rewrite or `touch`/`cp -p` of a replacement
+# all move). Not the inode: some network and object-store mounts do not keep it stable.
+FileIdentity = tuple[int, int, int]
 
 
 @dataclass(frozen=True)
@@ -340,7 +341,7 @@ def _identity(path: Path, missing_ok: bool = False) -> FileIdentity | None:
         raise SnapshotFileError(f"{path}: cannot be read (the file does not exist)") from None
     except OSError as error:
         raise SnapshotFileError(f"{path}: cannot be read ({error.strerror or error})") from None
-    return stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
+    return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
 
 
 def _first_undecodable(
