@@ -57,13 +57,12 @@ PARQUET_BATCH_VARIABLES = "staged_parquet_files_{index}", "staged_parquet_days_{
 
 
 def create_staging_table(conn: duckdb.DuckDBPyConnection) -> None:
-    """An empty `staged_rows` (a view over the CSV rows' table until Parquet batches are added)."""
+    """An empty table for the CSV rows; `stage_sources` defines the `staged_rows` view over it."""
     columns = ", ".join(f"{name} varchar" for name in KNOWN_COLUMNS)
     conn.execute(
         f"create or replace temp table {STAGED_TEXT_TABLE} ("
         f"snapshot_date_of_file date, source_file varchar, source_row bigint, {columns})"
     )
-    conn.execute(f"create or replace temp view {STAGED_VIEW} as select * from {STAGED_TEXT_TABLE}")
 
 
 def drop_staging(conn: duckdb.DuckDBPyConnection) -> None:
@@ -288,7 +287,8 @@ def _quoted(name: str) -> str:
 # what tells a file rewritten since it was first read: its size, modification time or
 # status-change time (which a rename over it, a rewrite or `touch`/`cp -p` of a replacement
 # all move). Not the inode: some network and object-store mounts do not keep it stable.
-FileIdentity = tuple[int, int, int]
+# None: the file could not be read (staging then refuses it by name).
+FileIdentity = tuple[int, int, int] | None
 
 
 @dataclass(frozen=True)
@@ -304,7 +304,7 @@ class StagedSources:
         """The view reads the Parquet files in each statement that uses it: a file rewritten
         in the meantime would have been validated from one version and quoted from another."""
         for path, seen in self.parquet_files.items():
-            if _identity(path, missing_ok=True) != seen:
+            if _identity(path) != seen:
                 raise SnapshotFileError(
                     f"{path}: the file changed while it was being loaded (it was replaced, "
                     "rewritten or removed); nothing was loaded from this run's window. Write "
@@ -332,15 +332,11 @@ class StagedSources:
             raise _unreadable([str(path) for path in source.paths], error) from None
 
 
-def _identity(path: Path, missing_ok: bool = False) -> FileIdentity | None:
+def _identity(path: Path) -> FileIdentity:
     try:
         stat = path.stat()
-    except FileNotFoundError:
-        if missing_ok:
-            return None
-        raise SnapshotFileError(f"{path}: cannot be read (the file does not exist)") from None
-    except OSError as error:
-        raise SnapshotFileError(f"{path}: cannot be read ({error.strerror or error})") from None
+    except OSError:
+        return None
     return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
 
 
@@ -375,19 +371,12 @@ def stage_sources(conn: duckdb.DuckDBPyConnection, sources: list[SnapshotSource]
     `file_row_number` would clash with. Every error is the one that source raises when read
     alone; when several sources are bad, the one named may not be the earliest date (the
     file-level checks of every Parquet source come first, and a Parquet value that cannot be
-    decoded is found by validation, after the checks of every file of the chunk). No statement may fail on purpose:
-    a failed statement aborts the window's transaction.
+    decoded is found by validation, after the checks of every file of the chunk). No
+    statement may fail on purpose: a failed statement aborts the window's transaction.
     """
     parquet_sources = [source for source in sources if source.format != "csv"]
-    parquet_files = {
-        path: identity
-        for source in parquet_sources
-        for path in source.paths
-        if (identity := _identity(path)) is not None
-    }
-    layouts = {
-        source: _parquet_layout(conn, source) for source in sources if source.format != "csv"
-    }
+    parquet_files = {path: _identity(path) for source in parquet_sources for path in source.paths}
+    layouts = {source: _parquet_layout(conn, source) for source in parquet_sources}
     batches: dict[tuple[tuple[str, str], ...], list[SnapshotSource]] = {}
     parquet_reads: list[str] = []
     for source, (_, columns, _) in layouts.items():

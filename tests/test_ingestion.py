@@ -355,6 +355,34 @@ def test_a_parquet_file_changed_while_its_window_loads_is_refused(
     ).fetchall() == [(0,), (0,)]
 
 
+def test_a_statement_failing_on_staged_files_names_the_change_or_keeps_its_own_error(
+    project: Project,
+) -> None:
+    """A file rewritten without a column makes the next read of `staged_rows` fail: the
+    error says the file changed, not DuckDB's binder text. An error of the statement itself
+    (the files intact and readable) is raised as it is, never blamed on a file."""
+    _same_layout_day(project, "2025-01-02", [("a", "c1", "active", 1.0, "2025-01-02")])
+    conn = duckdb.connect()
+    create_staging_table(conn)
+    staged = stage_sources(conn, list(discover(project.landing).values()))
+    with (
+        pytest.raises(duckdb.BinderException, match="no_such_column"),
+        staged.read_errors_named(),
+    ):
+        conn.execute("select no_such_column from staged_rows").fetchall()
+    changed = project.landing / "2025-01-02.parquet"
+    pq.write_table(
+        pa.table({"subscription_id": ["a"], "customer_id": ["c1"], "mrr": [1.0]}), changed
+    )
+    with (
+        pytest.raises(
+            SnapshotFileError, match=rf"^{changed}: the file changed while it was being loaded"
+        ),
+        staged.read_errors_named(),
+    ):
+        conn.execute("select count(status) from staged_rows").fetchall()
+
+
 def test_rejected_rows_of_files_read_together_quote_their_own_texts(project: Project) -> None:
     """Rejected rows are joined back to the staged texts: each quotes its own file and row,
     and a hive folder (read alone) keeps the date of its folder name."""
