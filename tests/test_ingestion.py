@@ -122,6 +122,28 @@ def test_timestamps_convert_to_business_dates(project: Project) -> None:
     ]
 
 
+def test_a_bare_date_is_the_date_written_even_on_a_day_the_time_zone_skipped(
+    project: Project,
+) -> None:
+    # Samoa skipped 2011-12-30 (from UTC-10 to UTC+14): no instant of that day exists there
+    project.settings = replace(project.settings, timezone="Pacific/Apia", quarantine_threshold=1.0)
+    project.write_csv("2025-01-01", [
+        sub("a", "c", "active", started_at="2011-12-30"),           # a date: kept as written
+        sub("b", "c", "active", started_at="2011-12-30 12:00:00"),  # a time: moved past the gap
+        sub("c", "c", "active", started_at="2011-12-30T11:00:00Z"), # 01:00 on the 31st there
+        sub("d", "c", "active", started_at="2011-13-01"),           # date-shaped, no date
+    ])  # fmt: skip
+    project.run("2025-01-01", "2025-01-01")
+    assert loaded(project, "subscription_id, started_at") == [
+        ("a", date(2011, 12, 30)),
+        ("b", date(2011, 12, 31)),
+        ("c", date(2011, 12, 31)),
+    ]
+    assert project.query("select subscription_id, value, rule from raw.rejected_rows") == [
+        ("d", "2011-13-01", "invalid_started_at")
+    ]
+
+
 def test_semicolon_csv_with_bom_is_read(project: Project) -> None:
     path = project.landing / "2025-01-01.csv"
     path.write_bytes(

@@ -24,45 +24,25 @@ status_mapping_lookup as (
     from status_mapping
 ),
 
-parsed_timestamps as (
-    -- a text without offset is read in the session time zone (the business one)
-    select
-        *,
-        try_cast(nullif(trim(started_at), '') as timestamptz) as started_at_timestamp,
-        try_cast(nullif(trim(canceled_at), '') as timestamptz) as canceled_at_timestamp,
-        try_cast(nullif(trim(ended_at), '') as timestamptz) as ended_at_timestamp
-    from staged
-),
-
 cleaned as (
     select
-        parsed.*,
-        nullif(trim(parsed.subscription_id), '') as subscription_id_clean,
-        nullif(trim(parsed.customer_id), '') as customer_id_clean,
+        staged.*,
+        nullif(trim(staged.subscription_id), '') as subscription_id_clean,
+        nullif(trim(staged.customer_id), '') as customer_id_clean,
         status_mapping_lookup.status as status_canonical,
         coalesce(status_mapping_lookup.stops_involuntarily, false) as stops_involuntarily_flag,
-        nullif(trim(parsed.mrr), '') as mrr_text,
-        try_cast(nullif(trim(parsed.mrr), '') as decimal(38, 12)) as mrr_decimal,
-        upper(coalesce(nullif(trim(parsed.currency), ''), $currency)) as currency_clean,
-        nullif(trim(parsed.started_at), '') as started_at_text,
-        nullif(trim(parsed.canceled_at), '') as canceled_at_text,
-        nullif(trim(parsed.ended_at), '') as ended_at_text,
-        -- 'infinity' and years past 9999 parse but are no dates anyone can use: invalid
-        case
-            when isfinite(parsed.started_at_timestamp) and year(parsed.started_at_timestamp) <= 9999
-                then cast(parsed.started_at_timestamp as date)
-        end as started_at_date,
-        case
-            when isfinite(parsed.canceled_at_timestamp) and year(parsed.canceled_at_timestamp) <= 9999
-                then cast(parsed.canceled_at_timestamp as date)
-        end as canceled_at_date,
-        case
-            when isfinite(parsed.ended_at_timestamp) and year(parsed.ended_at_timestamp) <= 9999
-                then cast(parsed.ended_at_timestamp as date)
-        end as ended_at_date
-    from parsed_timestamps as parsed
+        nullif(trim(staged.mrr), '') as mrr_text,
+        try_cast(nullif(trim(staged.mrr), '') as decimal(38, 12)) as mrr_decimal,
+        upper(coalesce(nullif(trim(staged.currency), ''), $currency)) as currency_clean,
+        nullif(trim(staged.started_at), '') as started_at_text,
+        nullif(trim(staged.canceled_at), '') as canceled_at_text,
+        nullif(trim(staged.ended_at), '') as ended_at_text,
+        raw.business_date_of(nullif(trim(staged.started_at), '')) as started_at_date,
+        raw.business_date_of(nullif(trim(staged.canceled_at), '')) as canceled_at_date,
+        raw.business_date_of(nullif(trim(staged.ended_at), '')) as ended_at_date
+    from staged
     left join status_mapping_lookup
-        on lower(trim(parsed.status)) = status_mapping_lookup.status_key
+        on lower(trim(staged.status)) = status_mapping_lookup.status_key
 ),
 
 with_minor_units as (
