@@ -4,20 +4,23 @@ The movement log is re-derived from the earliest snapshot date whose delivery ch
 since it was last derived (`core.movement_inputs`): a new night re-derives one day from
 snapshot D, the snapshot before it and the compact `core.customer_first_activation`
 lookup; a corrected or late old day re-derives everything after it (reactivations, past-due
-spells and reasons can all depend on it). A backfill is the same SQL over a long window,
-one set-based pass.
+spells and reasons can all depend on it). A backfill is the same SQL over consecutive
+windows of WINDOW_DAYS days, each one set-based pass.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 
 from churn_pipeline import warehouse
 from churn_pipeline.settings import Settings
 
+# Snapshot days derived per committed window; see derive_movements.
+WINDOW_DAYS = 92
 WINDOW_STEPS = (
     "core/window_snapshot_pairs",
     "core/window_snapshot_dates",
@@ -55,32 +58,73 @@ def settings_key(settings: Settings) -> str:
 
 
 def derive_movements(conn: duckdb.DuckDBPyConnection, settings: Settings) -> MovementSummary:
+    """Re-derive the log from the earliest changed snapshot date, WINDOW_DAYS at a time.
+
+    Each window is the nightly path over more days, committed on its own: the next one starts
+    from what `core.movement_inputs` then says is not derived yet. A run killed between two
+    windows leaves a consistent log up to the last committed one, and re-running continues.
+    Windows keep the per-customer-and-date hash tables of a multi-year history small enough
+    to stay in memory (one window over 64M rows spilled and took 5 times as long as 3 times
+    fewer rows).
+    """
     key = settings_key(settings)
-    start_row = warehouse.run(
-        conn, settings, "core/recompute_from", {"settings_key": key}
-    ).fetchone()
-    window_start = start_row[0] if start_row else None
-    if window_start is None:
-        return MovementSummary(recomputed_from=None)
+    recomputed_from = None
+    snapshot_pairs = 0
+    movements: Counter[str] = Counter()
+    previous_end: date | None = None
+    while (window_start := _recompute_from(conn, settings, key)) is not None:
+        if previous_end is not None and window_start <= previous_end:
+            raise RuntimeError(
+                f"movements up to {previous_end} were derived but {window_start} still reads as "
+                "changed: core.movement_inputs was not updated"
+            )
+        window_end = _window_end(window_start)
+        pairs, counts = _derive_window(conn, settings, key, window_start, window_end)
+        recomputed_from = recomputed_from or window_start
+        snapshot_pairs += pairs
+        movements.update(counts)
+        previous_end = window_end
+    return MovementSummary(recomputed_from, snapshot_pairs, dict(movements))
+
+
+def _recompute_from(conn: duckdb.DuckDBPyConnection, settings: Settings, key: str) -> date | None:
+    row = warehouse.run(conn, settings, "core/recompute_from", {"settings_key": key}).fetchone()
+    return row[0] if row else None
+
+
+def _window_end(window_start: date) -> date:
+    try:
+        return window_start + timedelta(days=WINDOW_DAYS - 1)
+    except OverflowError:
+        return date.max
+
+
+def _derive_window(
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    key: str,
+    window_start: date,
+    window_end: date,
+) -> tuple[int, dict[str, int]]:
     params = {
         "window_start": window_start,
-        "window_end": date.max,
+        "window_end": window_end,
         "grace_days": settings.past_due_grace_days,
         "settings_key": key,
     }
-    for step in WINDOW_STEPS:
-        warehouse.run(conn, settings, step, params)
-    with warehouse.transaction(conn):
-        for step in WRITE_STEPS:
+    try:
+        for step in WINDOW_STEPS:
             warehouse.run(conn, settings, step, params)
-    pairs_row = conn.execute("select count(*) from window_snapshot_pairs").fetchone()
-    counts = dict(
-        conn.execute("select movement, count(*) from window_movements group by movement").fetchall()
-    )
-    for view in WINDOW_TEMP_VIEWS:  # before the tables it reads
-        conn.execute(f"drop view if exists {view}")
-    for table in WINDOW_TEMP_TABLES:
-        conn.execute(f"drop table if exists {table}")
-    return MovementSummary(
-        window_start, int(pairs_row[0]) if pairs_row else 0, {k: int(v) for k, v in counts.items()}
-    )
+        with warehouse.transaction(conn):
+            for step in WRITE_STEPS:
+                warehouse.run(conn, settings, step, params)
+        pairs_row = conn.execute("select count(*) from window_snapshot_pairs").fetchone()
+        counts = conn.execute(
+            "select movement, count(*) from window_movements group by movement"
+        ).fetchall()
+    finally:
+        for view in WINDOW_TEMP_VIEWS:  # before the tables it reads
+            conn.execute(f"drop view if exists {view}")
+        for table in WINDOW_TEMP_TABLES:
+            conn.execute(f"drop table if exists {table}")
+    return int(pairs_row[0]) if pairs_row else 0, {str(k): int(v) for k, v in counts}

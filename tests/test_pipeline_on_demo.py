@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
 
+from churn_pipeline import movements
 from churn_pipeline.demo_data import DemoSpec, write_demo_snapshots
+from churn_pipeline.runs import RunFailedError
 from tests.conftest import Project
 
 SPEC = DemoSpec(customers=400, days=75, start=date(2024, 12, 20), seed=3)
@@ -120,6 +123,44 @@ def test_ranged_run_equals_day_by_day_runs(
         daily.run(day, day)
         day += timedelta(days=1)
     assert contents(daily) == contents(demo_run)
+
+
+def test_movements_derived_in_short_windows_equal_one_window(
+    demo_run: Project, tmp_path: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert SPEC.days < movements.WINDOW_DAYS  # the module's run derived in one window
+    windowed = demo_project(tmp_path, instance)
+    monkeypatch.setattr(movements, "WINDOW_DAYS", 7)
+    windowed.run(SPEC.start, LAST_DAY)
+    assert contents(windowed) == contents(demo_run)
+
+
+def test_a_derivation_killed_between_windows_heals_on_the_next_run(
+    demo_run: Project, tmp_path: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    killed = demo_project(tmp_path, instance)
+    monkeypatch.setattr(movements, "WINDOW_DAYS", 10)
+    derive_window = movements._derive_window
+    windows_derived: list[date] = []
+
+    def killed_after_three_windows(*args: Any) -> tuple[int, dict[str, int]]:
+        if len(windows_derived) == 3:
+            raise RuntimeError("killed between two windows")
+        windows_derived.append(args[3])
+        return derive_window(*args)
+
+    monkeypatch.setattr(movements, "_derive_window", killed_after_three_windows)
+    with pytest.raises(RunFailedError, match="killed between two windows"):
+        killed.run(SPEC.start, LAST_DAY)
+    derived_up_to = windows_derived[-1] + timedelta(days=9)
+    assert (
+        killed.query("select max(observed_on) from core.customer_movements")[0][0] <= derived_up_to
+    )
+    assert killed.query("select max(snapshot_date) from core.movement_inputs") == [(derived_up_to,)]
+
+    monkeypatch.setattr(movements, "_derive_window", derive_window)
+    killed.run(LAST_DAY, LAST_DAY)  # a nightly run: it continues from the first underived day
+    assert contents(killed) == contents(demo_run)
 
 
 def test_late_and_corrected_days_converge_to_a_from_scratch_run(
