@@ -43,12 +43,7 @@ SCHEMA_DATE = date(1, 1, 1)
 SCHEMA_VERSION = "schema"
 FILE_NAME = "part.parquet"
 # the raw layer's tables as DuckDB tables, for the in-memory database a lake run loads into
-RAW_TABLE_FILES = (
-    *warehouse.RAW_TABLE_FILES,
-    "schema/macro_raw_row_json",
-    "schema/macro_business_date",
-    "lake/lake_row_texts",
-)
+RAW_TABLE_FILES = (*warehouse.RAW_TABLE_FILES, "schema/macro_raw_row_json", "lake/lake_row_texts")
 # the views (and two small tables) that make the lake look like warehouse mode's raw
 # tables, in dependency order
 RAW_LAYER_FILES = (

@@ -10,6 +10,7 @@ windows of WINDOW_DAYS days, each one set-based pass.
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -19,7 +20,7 @@ import duckdb
 from churn_pipeline import warehouse
 from churn_pipeline.settings import Settings
 
-# Snapshot days derived per committed window; see derive_movements.
+# Calendar days derived per committed window; see derive_movements.
 WINDOW_DAYS = 92
 WINDOW_STEPS = (
     "core/window_snapshot_pairs",
@@ -94,7 +95,7 @@ def _recompute_from(conn: duckdb.DuckDBPyConnection, settings: Settings, key: st
 
 def _window_end(window_start: date) -> date:
     try:
-        return window_start + timedelta(days=WINDOW_DAYS - 1)
+        return window_start + timedelta(days=max(WINDOW_DAYS, 1) - 1)
     except OverflowError:
         return date.max
 
@@ -122,9 +123,16 @@ def _derive_window(
         counts = conn.execute(
             "select movement, count(*) from window_movements group by movement"
         ).fetchall()
-    finally:
-        for view in WINDOW_TEMP_VIEWS:  # before the tables it reads
-            conn.execute(f"drop view if exists {view}")
-        for table in WINDOW_TEMP_TABLES:
-            conn.execute(f"drop table if exists {table}")
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):  # the original error is the one to report
+            _drop_window_tables(conn)
+        raise
+    _drop_window_tables(conn)
     return int(pairs_row[0]) if pairs_row else 0, {str(k): int(v) for k, v in counts}
+
+
+def _drop_window_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    for view in WINDOW_TEMP_VIEWS:  # before the tables it reads
+        conn.execute(f"drop view if exists {view}")
+    for table in WINDOW_TEMP_TABLES:
+        conn.execute(f"drop table if exists {table}")

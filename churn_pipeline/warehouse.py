@@ -171,7 +171,6 @@ RAW_TABLE_FILES = (  # warehouse mode; lake mode has views over the lake instead
 )
 SCHEMA_FILES = (
     "schema/macro_raw_row_json",
-    "schema/macro_business_date",
     "schema/macro_checked_snapshot_dates",
     "schema/view_snapshot_range",
     "schema/core_customer_movements",

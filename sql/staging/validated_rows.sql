@@ -24,25 +24,85 @@ status_mapping_lookup as (
     from status_mapping
 ),
 
+date_texts as (
+    select
+        *,
+        nullif(trim(started_at), '') as started_at_text,
+        nullif(trim(canceled_at), '') as canceled_at_text,
+        nullif(trim(ended_at), '') as ended_at_text
+    from staged
+),
+
+-- A bare calendar date (YYYY-MM-DD) is that date, with no time zone (metric decision 30). Any
+-- other text is parsed once as a timestamp: read in the session time zone (the business one)
+-- when it has no offset, converted to it when it has one. The shape test is written out in
+-- each branch, not kept as a column: its `length` short-circuits the regex for timestamps,
+-- which then cost 8 % more than before, where a flag column cost 25 %.
+parsed_dates as (
+    select
+        *,
+        case
+            when length(started_at_text) = 10 and regexp_full_match(started_at_text, '[0-9]{4}-[0-9]{2}-[0-9]{2}')
+                then try_cast(started_at_text as date)
+        end as started_at_bare_date,
+        case
+            when length(canceled_at_text) = 10 and regexp_full_match(canceled_at_text, '[0-9]{4}-[0-9]{2}-[0-9]{2}')
+                then try_cast(canceled_at_text as date)
+        end as canceled_at_bare_date,
+        case
+            when length(ended_at_text) = 10 and regexp_full_match(ended_at_text, '[0-9]{4}-[0-9]{2}-[0-9]{2}')
+                then try_cast(ended_at_text as date)
+        end as ended_at_bare_date,
+        case
+            when length(started_at_text) <> 10 or not regexp_full_match(started_at_text, '[0-9]{4}-[0-9]{2}-[0-9]{2}')
+                then try_cast(started_at_text as timestamptz)
+        end as started_at_timestamp,
+        case
+            when length(canceled_at_text) <> 10 or not regexp_full_match(canceled_at_text, '[0-9]{4}-[0-9]{2}-[0-9]{2}')
+                then try_cast(canceled_at_text as timestamptz)
+        end as canceled_at_timestamp,
+        case
+            when length(ended_at_text) <> 10 or not regexp_full_match(ended_at_text, '[0-9]{4}-[0-9]{2}-[0-9]{2}')
+                then try_cast(ended_at_text as timestamptz)
+        end as ended_at_timestamp
+    from date_texts
+),
+
 cleaned as (
     select
-        staged.*,
-        nullif(trim(staged.subscription_id), '') as subscription_id_clean,
-        nullif(trim(staged.customer_id), '') as customer_id_clean,
+        parsed.*,
+        nullif(trim(parsed.subscription_id), '') as subscription_id_clean,
+        nullif(trim(parsed.customer_id), '') as customer_id_clean,
         status_mapping_lookup.status as status_canonical,
         coalesce(status_mapping_lookup.stops_involuntarily, false) as stops_involuntarily_flag,
-        nullif(trim(staged.mrr), '') as mrr_text,
-        try_cast(nullif(trim(staged.mrr), '') as decimal(38, 12)) as mrr_decimal,
-        upper(coalesce(nullif(trim(staged.currency), ''), $currency)) as currency_clean,
-        nullif(trim(staged.started_at), '') as started_at_text,
-        nullif(trim(staged.canceled_at), '') as canceled_at_text,
-        nullif(trim(staged.ended_at), '') as ended_at_text,
-        raw.business_date_of(nullif(trim(staged.started_at), '')) as started_at_date,
-        raw.business_date_of(nullif(trim(staged.canceled_at), '')) as canceled_at_date,
-        raw.business_date_of(nullif(trim(staged.ended_at), '')) as ended_at_date
-    from staged
+        nullif(trim(parsed.mrr), '') as mrr_text,
+        try_cast(nullif(trim(parsed.mrr), '') as decimal(38, 12)) as mrr_decimal,
+        upper(coalesce(nullif(trim(parsed.currency), ''), $currency)) as currency_clean,
+        -- 'infinity' and years past 9999 parse but are no dates anyone can use: invalid
+        coalesce(
+            parsed.started_at_bare_date,
+            case
+                when isfinite(parsed.started_at_timestamp) and year(parsed.started_at_timestamp) <= 9999
+                    then cast(parsed.started_at_timestamp as date)
+            end
+        ) as started_at_date,
+        coalesce(
+            parsed.canceled_at_bare_date,
+            case
+                when isfinite(parsed.canceled_at_timestamp) and year(parsed.canceled_at_timestamp) <= 9999
+                    then cast(parsed.canceled_at_timestamp as date)
+            end
+        ) as canceled_at_date,
+        coalesce(
+            parsed.ended_at_bare_date,
+            case
+                when isfinite(parsed.ended_at_timestamp) and year(parsed.ended_at_timestamp) <= 9999
+                    then cast(parsed.ended_at_timestamp as date)
+            end
+        ) as ended_at_date
+    from parsed_dates as parsed
     left join status_mapping_lookup
-        on lower(trim(staged.status)) = status_mapping_lookup.status_key
+        on lower(trim(parsed.status)) = status_mapping_lookup.status_key
 ),
 
 with_minor_units as (
