@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -128,11 +129,22 @@ def test_ranged_run_equals_day_by_day_runs(
 def test_movements_derived_in_short_windows_equal_one_window(
     demo_run: Project, tmp_path: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert SPEC.days < movements.WINDOW_DAYS  # the module's run derived in one window
-    windowed = demo_project(tmp_path, instance)
+    # with grace days, past-due spells that cross a window's edge decide when customers stop
+    (tmp_path / "one").mkdir()
+    (tmp_path / "windowed").mkdir()
+    one_window = demo_project(tmp_path / "one", instance)
+    windowed = demo_project(tmp_path / "windowed", instance)
+    for project in (one_window, windowed):
+        project.settings = replace(project.settings, past_due_grace_days=3)
+    assert SPEC.days < movements.WINDOW_DAYS
+    one_window.run(SPEC.start, LAST_DAY)
     monkeypatch.setattr(movements, "WINDOW_DAYS", 7)
     windowed.run(SPEC.start, LAST_DAY)
-    assert contents(windowed) == contents(demo_run)
+    assert contents(windowed) == contents(one_window)
+    assert (
+        contents(one_window)["core.customer_movements"]
+        != contents(demo_run)["core.customer_movements"]
+    )  # the grace days changed some movements
 
 
 def test_a_derivation_killed_between_windows_heals_on_the_next_run(
