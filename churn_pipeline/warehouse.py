@@ -92,8 +92,17 @@ def connect(settings: Settings, read_only: bool = False) -> duckdb.DuckDBPyConne
 
 
 def connect_memory(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """An in-memory database with the warehouse's limits (lake mode's loading and reading)."""
-    config = {"memory_limit": settings.duckdb_memory_limit, "threads": settings.duckdb_threads}
+    """An in-memory database with the warehouse's limits (lake mode's loading and reading).
+
+    It spills where the warehouse's own connection does (`<warehouse>.tmp`; DuckDB names each
+    process's files apart): an in-memory database's default is `.tmp` in the working directory.
+    """
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    config = {
+        "memory_limit": settings.duckdb_memory_limit,
+        "threads": settings.duckdb_threads,
+        "temp_directory": f"{settings.warehouse_path}.tmp",
+    }
     conn = duckdb.connect(":memory:", config=config)
     _set_time_zone(conn, settings)
     return conn

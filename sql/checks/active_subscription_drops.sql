@@ -29,11 +29,19 @@ compared_dates as (
     where snapshot_date > (select max(snapshot_date) from latest_ingestion_dates)
 ),
 
+-- No loaded date lies between the compared ones, so their range reads only their rows; with
+-- `in (select ...)` DuckDB hashed every snapshot row for a semi join, which lake mode's
+-- in-memory reader could not spill at the benchmark's size (21M rows).
+compared_range as (
+    select min(snapshot_date) as first_date, max(snapshot_date) as last_date
+    from compared_dates
+),
+
 active_rows as (
     select snapshot_date, subscription_id
     from raw.subscription_snapshots
     where status in ('active', 'past_due')
-        and snapshot_date in (select snapshot_date from compared_dates)
+        and snapshot_date between (select first_date from compared_range) and (select last_date from compared_range)
 ),
 
 active_per_snapshot as (

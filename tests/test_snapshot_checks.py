@@ -1,0 +1,62 @@
+"""The raw layer's query checks (sql/checks/) on a real warehouse: what they find, over which dates."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+
+from churn_pipeline import warehouse
+from tests.conftest import Project, sub
+
+FIRST, SECOND, THIRD = date(2025, 1, 1), date(2025, 1, 2), date(2025, 1, 3)
+
+
+def check_findings(project: Project, name: str, window: tuple[date, date] | None) -> list[tuple]:
+    params = {
+        "window_start": window[0] if window else None,
+        "window_end": window[1] if window else None,
+        "max_drop": project.settings.active_drop_warning,
+    }
+    with duckdb.connect(str(project.settings.warehouse_path)) as conn:
+        warehouse.run(conn, project.settings, "schema/macro_checked_snapshot_dates")
+        return warehouse.run(conn, project.settings, f"checks/{name}", params).fetchall()
+
+
+def test_a_sudden_drop_of_active_subscriptions_is_found_in_its_window_only(
+    project: Project,
+) -> None:
+    ten = [sub(f"s{i}", f"c{i}") for i in range(10)]
+    project.write_csv(FIRST, ten)
+    project.write_csv(SECOND, ten[:3])  # a truncated export: 70 % gone
+    project.write_csv(THIRD, ten[:3])
+    project.run(FIRST, THIRD)
+    drop = (FIRST, SECOND, 10, 3)
+    found = check_findings(project, "active_subscription_drops", (FIRST, THIRD))
+    assert [row[:4] for row in found] == [drop]
+    # a run of the later date alone compares it with the loaded snapshot before it
+    assert check_findings(project, "active_subscription_drops", (SECOND, SECOND))[0][:4] == drop
+    assert check_findings(project, "active_subscription_drops", (THIRD, THIRD)) == []
+    project.run(THIRD, THIRD)  # the latest ingestion, when the run names no dates
+    assert check_findings(project, "active_subscription_drops", None) == []
+
+
+def test_key_violations_are_found_in_the_checked_dates_only(project: Project) -> None:
+    for day in (FIRST, SECOND, THIRD):
+        project.write_csv(day, [sub("s1", "c1"), sub("s2", "c2")])
+    project.run(FIRST, THIRD)
+    assert check_findings(project, "snapshot_key_violations", (FIRST, THIRD)) == []
+    # ingestion quarantines both problems, so they are written past it, as a bug would
+    with duckdb.connect(str(project.settings.warehouse_path)) as conn:
+        conn.execute(
+            "insert into raw.subscription_snapshots select * replace ('' as customer_id) "
+            "from raw.subscription_snapshots where snapshot_date = $day and subscription_id = 's1'",
+            {"day": SECOND},
+        )
+    assert check_findings(project, "snapshot_key_violations", (FIRST, THIRD)) == [
+        (SECOND, "s1", "empty key"),
+        (SECOND, "s1", "subscription_id listed 2 times"),
+    ]
+    assert check_findings(project, "snapshot_key_violations", (SECOND, SECOND)) != []
+    assert check_findings(project, "snapshot_key_violations", (THIRD, THIRD)) == []
+    assert check_findings(project, "snapshot_key_violations", (FIRST, FIRST)) == []
