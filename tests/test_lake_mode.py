@@ -16,7 +16,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from churn_pipeline import lake
+from churn_pipeline import lake, warehouse
 from churn_pipeline.assets.snapshot_checks import snapshot_checks
 from churn_pipeline.demo_data import DemoSpec, write_demo_snapshots
 from churn_pipeline.runs import RunFailedError, snapshot_window
@@ -295,3 +295,16 @@ def test_an_unwritable_lake_fails_the_run_with_its_path(
 def test_an_unknown_storage_mode_is_a_settings_error(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="CHURN_STORAGE must be warehouse or lake, not 's3'"):
         Settings.from_env({"CHURN_STORAGE": "s3", "CHURN_LANDING_DIR": str(tmp_path)})
+
+
+def test_in_memory_connections_spill_beside_the_warehouse_not_in_the_working_directory(
+    tmp_path: Path,
+) -> None:
+    settings = Settings.from_env({"CHURN_WAREHOUSE": str(tmp_path / "new" / "warehouse.duckdb")})
+    conn = warehouse.connect_memory(settings)
+    try:
+        spill = conn.execute("select current_setting('temp_directory')").fetchone()
+    finally:
+        conn.close()
+    assert spill == (f"{settings.warehouse_path}.tmp",)
+    assert settings.warehouse_path.parent.is_dir()  # DuckDB creates the folder, not its parent
