@@ -14,6 +14,7 @@ import contextlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Literal
 
 import duckdb
 
@@ -22,20 +23,41 @@ from churn_pipeline.settings import Settings
 
 # Calendar days derived per committed window; see derive_movements.
 WINDOW_DAYS = 92
-WINDOW_STEPS = (
-    "core/window_snapshot_pairs",
-    "core/window_snapshot_dates",
-    "core/past_due_spells",
-    "core/window_subscription_states",
-    "core/window_customer_states",
-    "core/window_active_customers",
-    "core/window_movements",
-    "core/window_churn_details",
-)
-WINDOW_TEMP_VIEWS = ("window_subscription_states",)
-WINDOW_TEMP_TABLES = tuple(
-    name for step in WINDOW_STEPS if (name := step.split("/")[1]) not in WINDOW_TEMP_VIEWS
-)
+
+
+@dataclass(frozen=True)
+class WindowStep:
+    """One statement of a window, and the temp object it leaves to be dropped afterwards."""
+
+    sql: str
+    creates: Literal["table", "view", "variable"] = "table"
+
+    @property
+    def name(self) -> str:
+        return self.sql.split("/")[1]
+
+
+def window_steps(settings: Settings) -> tuple[WindowStep, ...]:
+    """Lake mode keeps the window's subscription states as a table (its Parquet read once)."""
+    states = (
+        WindowStep("lake/window_subscription_states")
+        if settings.lake_mode
+        else WindowStep("core/window_subscription_states", "view")
+    )
+    return (
+        WindowStep("core/window_snapshot_pairs"),
+        WindowStep("core/window_snapshot_dates"),
+        WindowStep("core/window_snapshot_range", "variable"),
+        WindowStep("core/past_due_spells"),
+        WindowStep("core/window_subscription_state_rows", "view"),
+        states,
+        WindowStep("core/window_customer_states"),
+        WindowStep("core/window_active_customers"),
+        WindowStep("core/window_movements"),
+        WindowStep("core/window_churn_details"),
+    )
+
+
 WRITE_STEPS = (
     "core/delete_customer_movements_window",
     "core/insert_customer_movements",
@@ -113,9 +135,10 @@ def _derive_window(
         "grace_days": settings.past_due_grace_days,
         "settings_key": key,
     }
+    steps = window_steps(settings)
     try:
-        for step in WINDOW_STEPS:
-            warehouse.run(conn, settings, step, params)
+        for step in steps:
+            warehouse.run(conn, settings, step.sql, params)
         with warehouse.transaction(conn):
             for step in WRITE_STEPS:
                 warehouse.run(conn, settings, step, params)
@@ -125,14 +148,15 @@ def _derive_window(
         ).fetchall()
     except BaseException:
         with contextlib.suppress(duckdb.Error):  # the original error is the one to report
-            _drop_window_tables(conn)
+            _drop_window_objects(conn, steps)
         raise
-    _drop_window_tables(conn)
+    _drop_window_objects(conn, steps)
     return int(pairs_row[0]) if pairs_row else 0, {str(k): int(v) for k, v in counts}
 
 
-def _drop_window_tables(conn: duckdb.DuckDBPyConnection) -> None:
-    for view in WINDOW_TEMP_VIEWS:  # before the tables it reads
-        conn.execute(f"drop view if exists {view}")
-    for table in WINDOW_TEMP_TABLES:
-        conn.execute(f"drop table if exists {table}")
+def _drop_window_objects(conn: duckdb.DuckDBPyConnection, steps: tuple[WindowStep, ...]) -> None:
+    for step in reversed(steps):  # readers before what they read
+        if step.creates == "variable":
+            conn.execute(f"reset variable {step.name}")
+        else:
+            conn.execute(f"drop {step.creates} if exists {step.name}")

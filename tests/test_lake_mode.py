@@ -16,7 +16,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from churn_pipeline import lake, warehouse
+from churn_pipeline import lake, movements, warehouse
 from churn_pipeline.assets.snapshot_checks import snapshot_checks
 from churn_pipeline.demo_data import DemoSpec, write_demo_snapshots
 from churn_pipeline.runs import RunFailedError, snapshot_window
@@ -85,7 +85,10 @@ def test_lake_mode_equals_warehouse_mode_on_the_demo_data(
     in_lake = lake_project(tmp_path / "lake_mode", instance)
     write_demo_snapshots(in_lake.landing, DemoSpec())
     in_warehouse = warehouse_twin(in_lake, tmp_path / "warehouse_mode")
+    for project in (in_lake, in_warehouse):  # past-due spells read the lake too
+        project.settings = replace(project.settings, past_due_grace_days=3)
     first, last = snapshot_window(in_lake.settings, None, None)
+    assert (last - first).days > 2 * movements.WINDOW_DAYS  # windows read their dates only
     in_lake.run(first, last)
     in_warehouse.run(first, last)
 

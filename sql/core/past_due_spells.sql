@@ -15,6 +15,8 @@ past_due_subscriptions_in_window as (
     from raw.subscription_snapshots
     where status = 'past_due'
         and $grace_days is not null
+        and snapshot_date between getvariable('window_snapshot_range').first
+        and getvariable('window_snapshot_range').last
         and snapshot_date in (select snapshot_date from window_snapshot_dates)
 ),
 
@@ -26,6 +28,7 @@ past_due_history as (
     from raw.subscription_snapshots as snapshots
     inner join snapshot_sequence using (snapshot_date)
     where snapshots.status = 'past_due'
+        and $grace_days is not null
         and snapshots.snapshot_date <= $window_end
         and snapshots.subscription_id in (select subscription_id from past_due_subscriptions_in_window)
 ),
