@@ -506,3 +506,19 @@ def test_at_risk_spells_longer_than_the_recent_snapshots_read_first(project: Pro
         ("r1", "past_due", date(2025, 1, 19)),
         ("t1", "past_due", date(2025, 1, 20)),
     ]
+
+
+def test_a_quarantined_row_inside_a_past_due_spell_keeps_its_grace_days(project: Project) -> None:
+    """On a quarantined day the subscription keeps its previous state (METRICS.md §1): past due
+    with its grace days run out stays not paying, and its spell goes on (§2)."""
+    project.settings = replace(project.settings, past_due_grace_days=5, quarantine_threshold=1.0)
+
+    def rows(d: str) -> list[dict]:
+        broken = d in ("2025-02-06", "2025-02-10")
+        mrr = "not a number" if broken else "20.00"
+        return [*steady(d), sub("g1", "G", "past_due" if d >= "2025-02-03" else "active", mrr)]
+
+    build(project, "2025-01-31", "2025-02-28", rows)
+    # the spell starts Feb 3 and runs on through the quarantined Feb 6: stops paying on Feb 8
+    # and stays stopped through the quarantined Feb 10
+    assert movement_list(project, "G") == [("2025-02-08", "churn", 2000, 0)]
