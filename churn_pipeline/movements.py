@@ -11,9 +11,12 @@ windows of WINDOW_DAYS days, each one set-based pass.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cache
+from pathlib import Path
 from typing import Literal
 
 import duckdb
@@ -76,8 +79,25 @@ class MovementSummary:
 
 
 def settings_key(settings: Settings) -> str:
-    """The settings that change movements; a change re-derives the whole log."""
-    return f"past_due_grace_days={settings.past_due_grace_days}"
+    """The settings and the statements that decide movements; a change to either re-derives
+    the whole log, so that a release that fixes a rule also fixes the movements already
+    derived by the one before it."""
+    definition = _definition_fingerprint(settings.sql_dir)
+    return f"past_due_grace_days={settings.past_due_grace_days};definition={definition}"
+
+
+@cache
+def _definition_fingerprint(sql_dir: Path) -> str:
+    digest = hashlib.sha256()
+    for path in [
+        *sorted((sql_dir / "core").glob("*.sql")),
+        sql_dir / "lake" / "window_subscription_states.sql",
+        Path(__file__),
+    ]:
+        content = path.read_bytes()
+        digest.update(f"{path.parent.name}/{path.name}:{len(content)}:".encode())
+        digest.update(content)
+    return digest.hexdigest()[:16]
 
 
 def derive_movements(conn: duckdb.DuckDBPyConnection, settings: Settings) -> MovementSummary:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -10,10 +11,10 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from churn_pipeline import movements
+from churn_pipeline import movements, warehouse
 from churn_pipeline.demo_data import DemoSpec, write_demo_snapshots
 from churn_pipeline.runs import RunFailedError
-from tests.conftest import Project
+from tests.conftest import Project, sub
 
 SPEC = DemoSpec(customers=400, days=75, start=date(2024, 12, 20), seed=3)
 LAST_DAY = SPEC.start + timedelta(days=SPEC.days - 1)
@@ -252,3 +253,22 @@ def test_cohort_cells_add_up_to_the_period_end_state(demo_run: Project) -> None:
         "select count(distinct cohort) from reporting.cohort_retention where cohort_grain = 'month'"
     )
     assert cohorts[0][0] >= 4  # the opening base and the months since the first snapshot
+
+
+def test_a_release_that_changes_the_movement_sql_re_derives_the_whole_log(
+    tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    (tmp_path / "project").mkdir()
+    project = Project(tmp_path / "project", instance)
+    for day in ("2025-03-01", "2025-03-02", "2025-03-03"):
+        project.write_csv(day, [sub("s1", "c1")])
+    project.run("2025-03-01", "2025-03-03")
+    release = tmp_path / "release_sql"
+    shutil.copytree(project.settings.sql_dir, release)
+    changed = release / "core" / "window_churn_details.sql"
+    changed.write_text(changed.read_text(encoding="utf-8") + "\n-- a fixed rule\n", "utf-8")
+    with warehouse.open_warehouse(project.settings) as conn:
+        assert movements.derive_movements(conn, project.settings).recomputed_from is None
+        upgraded = replace(project.settings, sql_dir=release)
+        assert movements.derive_movements(conn, upgraded).recomputed_from == date(2025, 3, 1)
+        assert movements.derive_movements(conn, upgraded).recomputed_from is None
