@@ -6,6 +6,7 @@ are written in; a half-written date stays invisible; the two modes never share a
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 from datetime import date, timedelta
@@ -311,3 +312,20 @@ def test_in_memory_connections_spill_beside_the_warehouse_not_in_the_working_dir
         conn.close()
     assert spill == (f"{settings.warehouse_path}.tmp",)
     assert settings.warehouse_path.parent.is_dir()  # DuckDB creates the folder, not its parent
+
+
+def test_duckdb_estimates_a_lake_scan_from_a_date_with_rows_not_the_empty_schema_file(
+    tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    """An estimate of 0 rows made DuckDB hash the whole lake to probe a handful of rows."""
+    project = lake_project(tmp_path, instance)
+    for day in ("2025-03-01", "2025-03-02"):
+        project.write_csv(day, [sub(f"s{i}", f"c{i}") for i in range(50)])
+    project.run("2025-03-01", "2025-03-02")
+    with lake.open_reader(project.settings) as conn:
+        [(_, plan)] = conn.execute(
+            "explain (format json) select * from raw.lake_subscription_snapshots"
+        ).fetchall()
+    [scan] = json.loads(plan)
+    assert scan["extra_info"]["Function"] == "READ_PARQUET"
+    assert int(scan["extra_info"]["Estimated Cardinality"]) >= 100
