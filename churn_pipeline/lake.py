@@ -175,9 +175,10 @@ def open_reader(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """The raw layer as views in an in-memory database: reading the lake takes no lock."""
     conn = warehouse.connect_memory(settings)
     try:
-        refresh_raw_layer(conn, settings, write_layout=False)
-        warehouse.run(conn, settings, "schema/macro_checked_snapshot_dates")
-        yield conn
+        with warehouse.memory_errors_explained(settings):
+            refresh_raw_layer(conn, settings, write_layout=False)
+            warehouse.run(conn, settings, "schema/macro_checked_snapshot_dates")
+            yield conn
     finally:
         conn.close()
 

@@ -329,3 +329,18 @@ def test_duckdb_estimates_a_lake_scan_from_a_date_with_rows_not_the_empty_schema
     [scan] = json.loads(plan)
     assert scan["extra_info"]["Function"] == "READ_PARQUET"
     assert int(scan["extra_info"]["Estimated Cardinality"]) >= 100
+
+
+def test_a_lake_reader_out_of_memory_names_the_setting_to_raise(
+    tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    """The raw-layer checks read the lake from an in-memory database (lake.open_reader)."""
+    project = lake_project(tmp_path, instance)
+    project.write_csv("2025-03-01", [sub("s1", "c1")])
+    project.run("2025-03-01", "2025-03-01")
+    small = replace(project.settings, duckdb_memory_limit="16MB", duckdb_threads=1)
+    refused = pytest.raises(
+        warehouse.WarehouseMemoryError, match=r"CHURN_DUCKDB_MEMORY_LIMIT=16MB allows"
+    )
+    with refused, lake.open_reader(small) as conn:  # a list of ten million values cannot spill
+        conn.execute("select len(list(range)) from range(10000000)").fetchall()
