@@ -51,6 +51,7 @@ def window_steps(settings: Settings) -> tuple[WindowStep, ...]:
         WindowStep("core/window_snapshot_pairs"),
         WindowStep("core/window_snapshot_dates"),
         WindowStep("core/window_snapshot_range", "variable"),
+        WindowStep("core/window_carried_forward_rows"),
         WindowStep("core/past_due_spells"),
         WindowStep("core/window_subscription_state_rows", "view"),
         states,
@@ -89,12 +90,14 @@ def settings_key(settings: Settings) -> str:
 @cache
 def _definition_fingerprint(sql_dir: Path) -> str:
     digest = hashlib.sha256()
+    # sql/lake: lake mode applies the history rule when it reads the lake, so a change to it
+    # changes what the movements read without changing any delivery's fingerprint
     for path in [
         *sorted((sql_dir / "core").glob("*.sql")),
-        sql_dir / "lake" / "window_subscription_states.sql",
+        *sorted((sql_dir / "lake").glob("*.sql")),
         Path(__file__),
     ]:
-        content = path.read_bytes()
+        content = path.read_bytes().replace(b"\r\n", b"\n")  # the same on any checkout
         digest.update(f"{path.parent.name}/{path.name}:{len(content)}:".encode())
         digest.update(content)
     return digest.hexdigest()[:16]

@@ -522,3 +522,52 @@ def test_a_quarantined_row_inside_a_past_due_spell_keeps_its_grace_days(project:
     # the spell starts Feb 3 and runs on through the quarantined Feb 6: stops paying on Feb 8
     # and stays stopped through the quarantined Feb 10
     assert movement_list(project, "G") == [("2025-02-08", "churn", 2000, 0)]
+
+
+def test_a_subscription_absent_from_the_previous_snapshot_stays_ended_on_a_quarantined_day(
+    project: Project,
+) -> None:
+    """Its state of the previous snapshot is "ended", not that of an older row."""
+    project.settings = replace(project.settings, quarantine_threshold=1.0)
+
+    def rows(d: str) -> list[dict]:
+        if d < "2025-02-10":
+            return [*steady(d), sub("e1", "E", "active", "20.00")]
+        if d == "2025-02-11":
+            return [*steady(d), sub("e1", "E", "active", "not a number")]
+        return steady(d)
+
+    build(project, "2025-01-31", "2025-02-28", rows)
+    assert movement_list(project, "E") == [("2025-02-10", "churn", 2000, 0)]
+
+
+def test_a_refused_days_rows_are_never_carried_forward(project: Project) -> None:
+    """A refused date is a gap: a row quarantined after it keeps the state of the snapshot
+    before the gap, not the refused file's row."""
+    project.settings = replace(project.settings, quarantine_threshold=0.4)
+    fillers = ["f1", "f2", "f3"]
+
+    def rows(d: str) -> list[dict]:
+        if d == "2025-02-10":  # 3 of 5 rows rejected: refused, its clean rows kept aside
+            broken = [sub(f, f.upper(), "active", "not a number") for f in fillers]
+            return [*steady(d), *broken, sub("r1", "R", "canceled", "20.00")]
+        filler_rows = [sub(f, f.upper(), "active", "5.00") for f in fillers]
+        mrr = "not a number" if d == "2025-02-11" else "20.00"  # 1 of 5: quarantined
+        return [*steady(d), *filler_rows, sub("r1", "R", "active", mrr)]
+
+    build(project, "2025-01-31", "2025-02-09", rows)
+    project.write_csv("2025-02-10", rows("2025-02-10"))
+    with pytest.raises(RunFailedError, match="quarantine_within_threshold"):
+        project.run("2025-02-10", "2025-02-10")  # a refused file fails its run
+    for day in days("2025-02-11", "2025-02-28"):
+        project.write_csv(day, rows(day.isoformat()))
+    project.run("2025-02-11", "2025-02-28")
+    assert project.query(
+        "select snapshot_date, status from raw.snapshot_deliveries "
+        "where snapshot_date between '2025-02-10' and '2025-02-11' order by 1"
+    ) == [(date(2025, 2, 10), "refused"), (date(2025, 2, 11), "loaded")]
+    assert project.query(
+        "select count(*) from raw.subscription_snapshots "
+        "where subscription_id = 'r1' and status = 'canceled'"
+    ) == [(1,)]  # the refused file's clean row, kept for inspection
+    assert movement_list(project, "R") == []
