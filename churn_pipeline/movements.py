@@ -51,6 +51,7 @@ def window_steps(settings: Settings) -> tuple[WindowStep, ...]:
         WindowStep("core/window_snapshot_pairs"),
         WindowStep("core/window_snapshot_dates"),
         WindowStep("core/window_snapshot_range", "variable"),
+        WindowStep("core/window_snapshot_sequence"),
         WindowStep("core/window_carried_forward_rows"),
         WindowStep("core/past_due_spells"),
         WindowStep("core/window_subscription_state_rows", "view"),

@@ -5,17 +5,9 @@
 -- and has the spell's grace end too (metric decision 31). Only built when
 -- past_due_grace_days is set; otherwise the table is empty.
 create or replace temp table past_due_spells as
-with snapshot_sequence as (
-    select
-        snapshot_date,
-        row_number() over (order by snapshot_date) as snapshot_number
-    from raw.snapshot_deliveries
-    where status = 'loaded'
-),
-
 -- Subscriptions past due on the window's dates, loaded or carried forward; the others have
 -- no spell to look up.
-candidate_subscriptions as (
+with candidate_subscriptions as (
     select subscription_id
     from raw.subscription_snapshots
     where status = 'past_due'
@@ -50,9 +42,9 @@ past_due_history as (
     select
         past_due_rows.subscription_id,
         past_due_rows.snapshot_date,
-        snapshot_sequence.snapshot_number
+        window_snapshot_sequence.snapshot_number
     from past_due_rows
-    inner join snapshot_sequence using (snapshot_date)
+    inner join window_snapshot_sequence using (snapshot_date)
 ),
 
 spells as (

@@ -8,17 +8,9 @@
 -- dates and, with grace days, of those past due there: window_subscription_state_rows reads
 -- the window's dates, past_due_spells the history before them (a spell can start earlier).
 create or replace temp table window_carried_forward_rows as
-with snapshot_sequence as (
-    select
-        snapshot_date,
-        row_number() over (order by snapshot_date) as snapshot_number
-    from raw.snapshot_deliveries
-    where status = 'loaded'
-),
-
 -- Rejected rows are few: the loaded rows they are compared with are read for their dates
 -- and subscriptions only.
-rejected_in_window as (
+with rejected_in_window as (
     select distinct snapshot_date, subscription_id
     from raw.rejected_rows
     where subscription_id is not null
@@ -56,7 +48,7 @@ subscriptions_carried as (
 loaded_history as (
     select
         snapshots.snapshot_date,
-        snapshot_sequence.snapshot_number,
+        window_snapshot_sequence.snapshot_number,
         snapshots.subscription_id,
         snapshots.customer_id,
         snapshots.status,
@@ -66,7 +58,7 @@ loaded_history as (
         snapshots.canceled_at,
         snapshots.ended_at
     from raw.subscription_snapshots as snapshots
-    inner join snapshot_sequence using (snapshot_date)
+    inner join window_snapshot_sequence using (snapshot_date)
     where snapshots.snapshot_date <= getvariable('window_snapshot_range').last
         and snapshots.subscription_id in (select subscription_id from subscriptions_carried)
 ),
@@ -74,10 +66,10 @@ loaded_history as (
 quarantined_days as (
     select distinct
         rejected.snapshot_date,
-        snapshot_sequence.snapshot_number,
+        window_snapshot_sequence.snapshot_number,
         rejected.subscription_id
     from raw.rejected_rows as rejected
-    inner join snapshot_sequence using (snapshot_date)
+    inner join window_snapshot_sequence using (snapshot_date)
     anti join loaded_history using (snapshot_date, subscription_id)
     where rejected.snapshot_date <= getvariable('window_snapshot_range').last
         and rejected.subscription_id in (select subscription_id from subscriptions_carried)

@@ -23,23 +23,14 @@ with loaded_rows as (
 ),
 
 carried_forward_rows as (
-    select
-        snapshot_date,
-        subscription_id,
-        customer_id,
-        status,
-        stops_involuntarily,
-        mrr_cents,
-        cancel_reason,
-        canceled_at,
-        ended_at
+    select *
     from window_carried_forward_rows
     where snapshot_date in (select snapshot_date from window_snapshot_dates)
 ),
 
 subscriptions as (
     select * from loaded_rows
-    union all
+    union all by name
     select * from carried_forward_rows
 ),
 
