@@ -9,9 +9,10 @@ each step as its own child process, with wall time and peak RSS:
 - `floor`: `sql/bench/floor_monthly_churn.sql`, one DuckDB statement on the Parquet files;
 - `pandas`: the same numbers in pandas, killed when its RSS passes the memory guard.
 
-Peak RSS comes from `os.wait4` on each child (the kernel's high-water mark of that process,
-children included), so nothing is sampled and nothing is missed; the pandas guard polls
-`/proc/<pid>/status` because it must act before the child ends. The monthly
+Each command is started by a small process of its own (`bench_child`), whose `os.wait4` gives
+its peak RSS (the kernel's high-water mark of that process, children included), so nothing is
+sampled and nothing is missed, and none of the bench's own memory is counted; the pandas guard
+polls `/proc/<pid>/status` because it must act before the child ends. The monthly
 customers_start, churned_from_start and mrr_start of `reporting.churn_by_period` must
 equal the floor's, and the floor's the pandas peer's; any difference fails the bench.
 """
@@ -22,7 +23,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -159,48 +159,35 @@ def measure(
     rss_guard_mb: float | None = None,
     log: Path | None = None,
 ) -> Measurement:
-    """Run one child process; wall time and its peak RSS (kernel high-water mark via wait4).
+    """Run one command through `bench_child`; its wall time and peak RSS.
 
-    With `rss_guard_mb`, the child is killed once its resident memory passes the guard.
+    With `rss_guard_mb`, the command is killed once its resident memory passes the guard.
     """
     load = os.getloadavg()
     output = log.open("wb") if log else subprocess.DEVNULL
-    began = time.perf_counter()
-    try:
-        child = subprocess.Popen(
-            list(command), env=env, stdout=output, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT
-        )
-        killed = False
-        while True:
-            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
-            if pid:
-                break
-            if rss_guard_mb is not None and not killed and _rss_mb(child.pid) > rss_guard_mb:
-                os.kill(child.pid, signal.SIGKILL)
-                killed = True
-            time.sleep(0.05)
-        seconds = time.perf_counter() - began
-        child.returncode = os.waitstatus_to_exitcode(status)
-    finally:
-        if log:
-            output.close()  # type: ignore[union-attr]
+    with tempfile.TemporaryDirectory(prefix="churn-bench-") as scratch:
+        result_path = Path(scratch) / "measured.json"
+        launcher = [
+            sys.executable, "-m", "churn_pipeline.bench_child",
+            str(result_path), str(rss_guard_mb or 0), "--", *command,
+        ]  # fmt: skip
+        try:
+            done = subprocess.run(
+                launcher, env=env, stdout=output, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT
+            )
+        finally:
+            if log:
+                output.close()  # type: ignore[union-attr]
+        if not result_path.is_file():
+            raise BenchError(f"the measuring process failed (exit {done.returncode}) for {command}")
+        measured = json.loads(result_path.read_text(encoding="utf-8"))
     return Measurement(
-        seconds=seconds,
-        peak_rss_mb=usage.ru_maxrss / 1024,  # kilobytes on Linux
-        returncode=child.returncode,
-        killed_by_guard=killed,
+        seconds=measured["seconds"],
+        peak_rss_mb=measured["peak_rss_mb"],
+        returncode=measured["returncode"],
+        killed_by_guard=measured["killed_by_guard"],
         load_before=load,
     )
-
-
-def _rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return 0.0
-    return 0.0
 
 
 def _cli() -> list[str]:

@@ -101,3 +101,32 @@ def test_runs_ignore_settings_from_the_project_env_file(tmp_path: Path) -> None:
     settings = Settings.from_env({**{"CHURN_TIMEZONE": "Europe/Berlin"}, **env})
     assert settings.timezone == "UTC" and settings.past_due_grace_days is None
     assert settings.landing_dir == dataset.landing
+
+
+def test_a_measured_command_reports_its_own_peak_memory_not_the_bench_process(
+    tmp_path: Path,
+) -> None:
+    """Linux carries a forking parent's high-water mark across execve into the child's ru_maxrss."""
+    from churn_pipeline.bench import measure
+
+    held_by_the_bench = bytearray(400 * 2**20)
+    held_by_the_bench[::4096] = b"x" * len(held_by_the_bench[::4096])  # touch every page
+    allocates_64_mb = "x = bytearray(64 * 2**20); x[::4096] = b'y' * len(x[::4096])"
+    measured = measure([sys.executable, "-c", allocates_64_mb], log=tmp_path / "child.log")
+
+    assert measured.returncode == 0 and not measured.killed_by_guard
+    assert 64 <= measured.peak_rss_mb < 200, measured.peak_rss_mb
+    del held_by_the_bench
+
+
+def test_the_memory_guard_kills_a_command_that_outgrows_it(tmp_path: Path) -> None:
+    from churn_pipeline.bench import measure
+
+    grows_forever = (
+        "import time\nchunks = []\nwhile True:\n"
+        "    chunks.append(bytearray(16 * 2**20)); chunks[-1][::4096] = b'z' * 4096; time.sleep(0.01)"
+    )
+    measured = measure([sys.executable, "-c", grows_forever], rss_guard_mb=150)
+
+    assert measured.killed_by_guard and measured.returncode != 0
+    assert 150 <= measured.peak_rss_mb < 1000, measured.peak_rss_mb
