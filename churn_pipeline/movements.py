@@ -52,6 +52,7 @@ def window_steps(settings: Settings) -> tuple[WindowStep, ...]:
         WindowStep("core/window_snapshot_dates"),
         WindowStep("core/window_snapshot_range", "variable"),
         WindowStep("core/window_snapshot_sequence"),
+        WindowStep("core/window_past_due_subscriptions"),
         WindowStep("core/window_carried_forward_rows"),
         WindowStep("core/past_due_spells"),
         WindowStep("core/window_subscription_state_rows", "view"),
@@ -62,6 +63,9 @@ def window_steps(settings: Settings) -> tuple[WindowStep, ...]:
         WindowStep("core/window_churn_details"),
     )
 
+
+# Read by every window, built once before the first (a temp table, dropped after the last).
+DERIVATION_STEP = "core/rejected_subscription_days"
 
 WRITE_STEPS = (
     "core/delete_customer_movements_window",
@@ -119,18 +123,24 @@ def derive_movements(conn: duckdb.DuckDBPyConnection, settings: Settings) -> Mov
     snapshot_pairs = 0
     movements: Counter[str] = Counter()
     previous_end: date | None = None
-    while (window_start := _recompute_from(conn, settings, key)) is not None:
-        if previous_end is not None and window_start <= previous_end:
-            raise RuntimeError(
-                f"movements up to {previous_end} were derived but {window_start} still reads as "
-                "changed: core.movement_inputs was not updated"
-            )
-        window_end = _window_end(window_start)
-        pairs, counts = _derive_window(conn, settings, key, window_start, window_end)
-        recomputed_from = recomputed_from or window_start
-        snapshot_pairs += pairs
-        movements.update(counts)
-        previous_end = window_end
+    try:
+        while (window_start := _recompute_from(conn, settings, key)) is not None:
+            if previous_end is not None and window_start <= previous_end:
+                raise RuntimeError(
+                    f"movements up to {previous_end} were derived but {window_start} still reads "
+                    "as changed: core.movement_inputs was not updated"
+                )
+            if previous_end is None:
+                warehouse.run(conn, settings, DERIVATION_STEP)
+            window_end = _window_end(window_start)
+            pairs, counts = _derive_window(conn, settings, key, window_start, window_end)
+            recomputed_from = recomputed_from or window_start
+            snapshot_pairs += pairs
+            movements.update(counts)
+            previous_end = window_end
+    finally:
+        with contextlib.suppress(duckdb.Error):  # an error of the loop is the one to report
+            conn.execute(f"drop table if exists {DERIVATION_STEP.split('/')[1]}")
     return MovementSummary(recomputed_from, snapshot_pairs, dict(movements))
 
 

@@ -6,6 +6,7 @@ are written in; a half-written date stays invisible; the two modes never share a
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 from dataclasses import replace
@@ -85,6 +86,7 @@ def test_lake_mode_equals_warehouse_mode_on_the_demo_data(
 ) -> None:
     in_lake = lake_project(tmp_path / "lake_mode", instance)
     write_demo_snapshots(in_lake.landing, DemoSpec())
+    quarantine_rows_around_window_edges(in_lake.landing)
     in_warehouse = warehouse_twin(in_lake, tmp_path / "warehouse_mode")
     for project in (in_lake, in_warehouse):  # past-due spells read the lake too
         project.settings = replace(project.settings, past_due_grace_days=3)
@@ -99,9 +101,28 @@ def test_lake_mode_equals_warehouse_mode_on_the_demo_data(
     for name, rows in warehouse_tables.items():
         assert lake_tables[name] == rows, name
     assert len(warehouse_tables["reporting.churn_by_period"]) > 500
+    assert len(warehouse_tables["raw.rejected_rows"]) >= 20  # and carried forward alike
     # the lake holds every date once, in its own folder
     dates = list((tmp_path / "lake_mode" / "lake" / "snapshot_deliveries").glob("snapshot_date=*"))
     assert len(dates) == (last - first).days + 1 + 1  # and the empty schema folder
+
+
+def quarantine_rows_around_window_edges(landing: Path) -> None:
+    """An invalid MRR in three rows of the files on either side of each movement window's edge:
+    their subscriptions keep their previous state over several days and across the edge."""
+    files = sorted(landing.glob("*.csv"))
+    for index, path in enumerate(files):
+        if index == 0 or index % movements.WINDOW_DAYS not in (movements.WINDOW_DAYS - 1, 0, 1):
+            continue
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            columns, rows = list(reader.fieldnames or []), list(reader)
+        for row in rows[10:13]:
+            row["mrr"] = "not a number"
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
 
 
 def changing_customer_history(project: Project) -> None:

@@ -8,13 +8,7 @@ create or replace temp table past_due_spells as
 -- Subscriptions past due on the window's dates, loaded or carried forward; the others have
 -- no spell to look up.
 with candidate_subscriptions as (
-    select subscription_id
-    from raw.subscription_snapshots
-    where status = 'past_due'
-        and $grace_days is not null
-        and snapshot_date between getvariable('window_snapshot_range').first
-        and getvariable('window_snapshot_range').last
-        and snapshot_date in (select snapshot_date from window_snapshot_dates)
+    select subscription_id from window_past_due_subscriptions
     union
     select subscription_id
     from window_carried_forward_rows

@@ -11,10 +11,9 @@ create or replace temp table window_carried_forward_rows as
 -- Rejected rows are few: the loaded rows they are compared with are read for their dates
 -- and subscriptions only.
 with rejected_in_window as (
-    select distinct snapshot_date, subscription_id
-    from raw.rejected_rows
-    where subscription_id is not null
-        and snapshot_date between getvariable('window_snapshot_range').first
+    select snapshot_date, subscription_id
+    from rejected_subscription_days
+    where snapshot_date between getvariable('window_snapshot_range').first
         and getvariable('window_snapshot_range').last
         and snapshot_date in (select snapshot_date from window_snapshot_dates)
 ),
@@ -36,13 +35,7 @@ subscriptions_carried as (
         select snapshot_date, subscription_id from loaded_rows_of_rejected_in_window
     )
     union
-    select subscription_id
-    from raw.subscription_snapshots
-    where status = 'past_due'
-        and $grace_days is not null
-        and snapshot_date between getvariable('window_snapshot_range').first
-        and getvariable('window_snapshot_range').last
-        and snapshot_date in (select snapshot_date from window_snapshot_dates)
+    select subscription_id from window_past_due_subscriptions
 ),
 
 loaded_history as (
@@ -64,11 +57,11 @@ loaded_history as (
 ),
 
 quarantined_days as (
-    select distinct
+    select
         rejected.snapshot_date,
         window_snapshot_sequence.snapshot_number,
         rejected.subscription_id
-    from raw.rejected_rows as rejected
+    from rejected_subscription_days as rejected
     inner join window_snapshot_sequence using (snapshot_date)
     anti join loaded_history using (snapshot_date, subscription_id)
     where rejected.snapshot_date <= getvariable('window_snapshot_range').last
