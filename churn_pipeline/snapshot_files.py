@@ -551,3 +551,57 @@ def _check_staged_snapshot_dates(
 
 def _first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+CSV_SAMPLE_BYTES = 64 * 1024
+
+
+def estimated_rows(
+    conn: duckdb.DuckDBPyConnection, sources: list[SnapshotSource]
+) -> dict[date, int]:
+    """About how many rows each source holds, to size the chunks a window is loaded in.
+
+    Parquet: the row counts of the files' footers (one read of every footer: 0.1 s for 724
+    files). CSV: the file's size over the bytes per line of its first 64 KiB. A file that
+    cannot be read counts 0 here; staging it reports what is wrong with it. Call it outside a
+    transaction: DuckDB aborts a transaction in which a statement failed.
+    """
+    rows: dict[date, int] = {}
+    parquet_paths = [str(p) for s in sources if s.format == "parquet" for p in s.paths]
+    footer_rows = _parquet_footer_rows(conn, parquet_paths)
+    for source in sources:
+        if source.format == "parquet":
+            rows[source.snapshot_date] = sum(footer_rows.get(str(p), 0) for p in source.paths)
+        else:
+            rows[source.snapshot_date] = sum(_csv_rows_estimate(p) for p in source.paths)
+    return rows
+
+
+def _parquet_footer_rows(conn: duckdb.DuckDBPyConnection, paths: list[str]) -> dict[str, int]:
+    if not paths:
+        return {}
+    query = "select file_name, num_rows from parquet_file_metadata($files)"
+    try:
+        return {str(name): int(n) for name, n in conn.execute(query, {"files": paths}).fetchall()}
+    except duckdb.Error:  # one unreadable file fails the whole read: count them one by one
+        counted: dict[str, int] = {}
+        for path in paths:
+            try:
+                found = conn.execute(query, {"files": [path]}).fetchall()
+            except duckdb.Error:
+                continue
+            counted.update({str(name): int(n) for name, n in found})
+        return counted
+
+
+def _csv_rows_estimate(path: Path) -> int:
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            sample = handle.read(CSV_SAMPLE_BYTES)
+    except OSError:
+        return 0
+    lines = sample.count(b"\n")
+    if size <= len(sample):  # the whole file: its lines but the header
+        return max(lines + (not sample.endswith(b"\n")) - 1, 0)
+    return round(size * lines / len(sample))

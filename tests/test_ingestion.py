@@ -583,3 +583,54 @@ def test_a_hive_folder_or_part_linked_out_of_the_landing_folder_is_refused(
         refused = r"part-0\.parquet: points outside the landing folder"
     with pytest.raises(RunFailedError, match=refused):
         project.run("2025-01-01", "2025-01-01")
+
+
+def raw_tables(conn: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
+    return {
+        table: conn.execute(
+            f"select * exclude ({volatile}) from raw.{table} order by all"
+        ).fetchall()
+        for table, volatile in (
+            ("subscription_snapshots", "source_file"),
+            ("rejected_rows", "source_file"),
+            ("snapshot_deliveries", "ingested_at, source_files"),
+        )
+    }
+
+
+def test_a_window_is_loaded_in_chunks_that_fit_the_memory_limit_with_the_same_rows(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Six dates of 3, 3, 3, 7 (Parquet), 3 and 3 rows under a budget of 6 rows: chunks of
+    the 1st–2nd, the 3rd, the 4th alone (over the budget on its own) and the 5th–6th. The
+    history rule (s1 names another customer on the 3rd and the 5th) reaches across chunks."""
+    from churn_pipeline import ingestion, warehouse
+
+    three = [sub("s1", "c1"), sub("s2", "c2"), sub("s3", "c3")]
+    for day in ("2025-01-01", "2025-01-02", "2025-01-06"):
+        project.write_csv(day, three)
+    project.write_csv("2025-01-03", [sub("s1", "c9"), *three[1:]])
+    project.write_csv("2025-01-05", [sub("s1", "c8"), *three[1:]])
+    seven = [*three, *(sub(f"s{n}", f"c{n}") for n in range(4, 8))]
+    pq.write_table(
+        pa.table({key: [row[key] for row in seven] for key in seven[0]}),
+        project.landing / "2025-01-04.parquet",
+    )
+    loads = {}
+    for label, row_bytes in (("one chunk", ingestion.STAGED_ROW_BYTES), ("chunked", 2**26 // 6)):
+        monkeypatch.setattr(ingestion, "STAGED_ROW_BYTES", row_bytes)
+        settings = replace(
+            project.settings,
+            duckdb_memory_limit="64MiB",  # 2**26 bytes: a budget of 6 rows when chunked
+            warehouse_path=project.root / f"{label}.duckdb",
+        )
+        with warehouse.open_warehouse(settings) as conn:
+            summary = ingestion.ingest_window(conn, settings, date(2025, 1, 1), date(2025, 1, 6))
+            loads[label] = (summary.chunks, summary.rows_loaded, raw_tables(conn))
+
+    assert loads["one chunk"][:2] == (1, 20) and loads["chunked"][:2] == (4, 20)
+    assert loads["chunked"][2] == loads["one chunk"][2]
+    rejected = loads["chunked"][2]["rejected_rows"]
+    assert [(row[0], row[2], row[5]) for row in rejected] == [
+        (date(2025, 1, 3), "s1", "subscription_changed_customer"),
+        (date(2025, 1, 5), "s1", "subscription_changed_customer")]  # fmt: skip

@@ -59,7 +59,7 @@ def build_ingestion_assets(
             context.log.info(
                 f"snapshots {first}…{last}: {len(summary.loaded_dates)} dates loaded, "
                 f"{len(summary.missing_dates)} gaps, {summary.rows_loaded} rows loaded, "
-                f"{summary.rows_rejected} rejected"
+                f"{summary.rows_rejected} rejected, in {summary.chunks} chunks"
             )
             preview = markdown_preview(
                 conn,
