@@ -172,14 +172,20 @@ def measure(
             str(result_path), str(rss_guard_mb or 0), "--", *command,
         ]  # fmt: skip
         try:
-            done = subprocess.run(
+            process = subprocess.Popen(
                 launcher, env=env, stdout=output, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT
             )
+            try:
+                returncode = process.wait()
+            except BaseException:  # the bench is stopped: the launcher stops the command
+                process.terminate()
+                process.wait()
+                raise
         finally:
             if log:
                 output.close()  # type: ignore[union-attr]
         if not result_path.is_file():
-            raise BenchError(f"the measuring process failed (exit {done.returncode}) for {command}")
+            raise BenchError(f"the measuring process failed (exit {returncode}) for {command}")
         measured = json.loads(result_path.read_text(encoding="utf-8"))
     return Measurement(
         seconds=measured["seconds"],

@@ -38,6 +38,9 @@ def resident_mb(pid: int) -> float:
 def run_measured(command: list[str], guard_mb: float) -> dict[str, float | int | bool]:
     began = time.perf_counter()
     child = subprocess.Popen(command)
+    # a bench stopped half-way (SIGTERM, SIGINT) stops the command too, not only this process
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, lambda number, _frame: child.send_signal(number))
     killed = False
     while True:
         pid, status, usage = os.wait4(child.pid, os.WNOHANG)
@@ -56,11 +59,11 @@ def run_measured(command: list[str], guard_mb: float) -> dict[str, float | int |
 
 
 def main() -> None:
-    result_path, guard_mb, separator, *command = sys.argv[1:]
-    if separator != "--" or not command:
+    if len(sys.argv) < 5 or sys.argv[3] != "--":
         raise SystemExit(
             "usage: python -m churn_pipeline.bench_child RESULT GUARD_MB -- COMMAND..."
         )
+    result_path, guard_mb, _, *command = sys.argv[1:]
     result = run_measured(command, float(guard_mb))
     Path(result_path).write_text(json.dumps(result), encoding="utf-8")
 

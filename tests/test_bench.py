@@ -130,3 +130,27 @@ def test_the_memory_guard_kills_a_command_that_outgrows_it(tmp_path: Path) -> No
 
     assert measured.killed_by_guard and measured.returncode != 0
     assert 150 <= measured.peak_rss_mb < 1000, measured.peak_rss_mb
+
+
+def test_a_stopped_launcher_stops_the_measured_command(tmp_path: Path) -> None:
+    """A bench stopped half-way must not leave a backfill holding the warehouse behind."""
+    import signal
+    import time
+
+    marker = tmp_path / "started"
+    sleeps = f"import pathlib, time; pathlib.Path({str(marker)!r}).touch(); time.sleep(60)"
+    result = tmp_path / "measured.json"
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "churn_pipeline.bench_child", str(result), "0", "--",
+         sys.executable, "-c", sleeps],
+        cwd=PROJECT_ROOT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists()
+    launcher.send_signal(signal.SIGTERM)
+
+    assert launcher.wait(timeout=20) == 0
+    measured = json.loads(result.read_text(encoding="utf-8"))
+    assert measured["returncode"] == -signal.SIGTERM and measured["seconds"] < 30
