@@ -36,11 +36,24 @@ def resident_mb(pid: int) -> float:
 
 
 def run_measured(command: list[str], guard_mb: float) -> dict[str, float | int | bool]:
+    # A bench stopped half-way (SIGTERM, SIGINT) stops the command too, not only this process.
+    # The handlers are set before the command starts: a signal arriving in between is passed on
+    # once it has, and the command does not inherit a disposition of SIG_IGN from this process.
+    started: list[subprocess.Popen[bytes]] = []
+    received: list[int] = []
+
+    def pass_on(number: int, _frame: object) -> None:
+        received.append(number)
+        for child in started:
+            child.send_signal(number)
+
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, pass_on)
     began = time.perf_counter()
     child = subprocess.Popen(command)
-    # a bench stopped half-way (SIGTERM, SIGINT) stops the command too, not only this process
-    for stop in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(stop, lambda number, _frame: child.send_signal(number))
+    started.append(child)
+    for number in received:
+        child.send_signal(number)
     killed = False
     while True:
         pid, status, usage = os.wait4(child.pid, os.WNOHANG)

@@ -133,18 +133,23 @@ def test_the_memory_guard_kills_a_command_that_outgrows_it(tmp_path: Path) -> No
 
 
 def test_a_stopped_launcher_stops_the_measured_command(tmp_path: Path) -> None:
-    """A bench stopped half-way must not leave a backfill holding the warehouse behind."""
+    """A bench stopped half-way must not leave a backfill holding the warehouse behind, even
+    when the bench itself was started with SIGTERM ignored (the disposition is inherited)."""
     import signal
     import time
 
     marker = tmp_path / "started"
     sleeps = f"import pathlib, time; pathlib.Path({str(marker)!r}).touch(); time.sleep(60)"
     result = tmp_path / "measured.json"
-    launcher = subprocess.Popen(
-        [sys.executable, "-m", "churn_pipeline.bench_child", str(result), "0", "--",
-         sys.executable, "-c", sleeps],
-        cwd=PROJECT_ROOT,
-    )  # fmt: skip
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        launcher = subprocess.Popen(
+            [sys.executable, "-m", "churn_pipeline.bench_child", str(result), "0", "--",
+             sys.executable, "-c", sleeps],
+            cwd=PROJECT_ROOT,
+        )  # fmt: skip
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     deadline = time.monotonic() + 30
     while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
