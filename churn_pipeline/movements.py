@@ -65,7 +65,7 @@ def window_steps(settings: Settings) -> tuple[WindowStep, ...]:
 
 
 # Read by every window, built once before the first (a temp table, dropped after the last).
-DERIVATION_STEP = "core/rejected_subscription_days"
+DERIVATION_STEP = WindowStep("core/rejected_subscription_days")
 
 WRITE_STEPS = (
     "core/delete_customer_movements_window",
@@ -131,7 +131,7 @@ def derive_movements(conn: duckdb.DuckDBPyConnection, settings: Settings) -> Mov
                     "as changed: core.movement_inputs was not updated"
                 )
             if previous_end is None:
-                warehouse.run(conn, settings, DERIVATION_STEP)
+                warehouse.run(conn, settings, DERIVATION_STEP.sql)
             window_end = _window_end(window_start)
             pairs, counts = _derive_window(conn, settings, key, window_start, window_end)
             recomputed_from = recomputed_from or window_start
@@ -140,7 +140,7 @@ def derive_movements(conn: duckdb.DuckDBPyConnection, settings: Settings) -> Mov
             previous_end = window_end
     finally:
         with contextlib.suppress(duckdb.Error):  # an error of the loop is the one to report
-            conn.execute(f"drop table if exists {DERIVATION_STEP.split('/')[1]}")
+            _drop_window_objects(conn, (DERIVATION_STEP,))
     return MovementSummary(recomputed_from, snapshot_pairs, dict(movements))
 
 
