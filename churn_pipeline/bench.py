@@ -107,6 +107,8 @@ class BenchResult:
     pandas_memory_guard_mb: float = 0.0
     load_average: dict[str, list[float]] = field(default_factory=dict)
     ratios: dict[str, float | None] = field(default_factory=dict)
+    # each round's backfill over that round's floor and pandas runs (same minutes)
+    round_ratios: dict[str, list[float | None]] = field(default_factory=dict)
     targets: dict[str, dict[str, Any]] = field(default_factory=dict)
     checks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -416,25 +418,30 @@ def run_bench(
         ).fetchone()
     result.snapshot_rows, result.snapshot_files = int(row[0]) if row else 0, len(dataset.history)
 
-    floor_runs = []
+    # One round measures the floor, the pandas peer and the backfill one after the other, so
+    # the ratios compare runs of the same minutes: this machine's speed drifts by a third
+    # between hours, which skewed them when each step's runs came in a block.
+    floor_runs: list[Measurement] = []
+    pandas_runs: list[Measurement] = []
+    backfills: list[Measurement] = []
+    work = runs / "long"
     for index in range(repeat):
-        say(f"floor query, run {index + 1}/{repeat}")
+        round_label = f"round {index + 1}/{repeat}"
+        say(f"{round_label}: floor query")
         floor_runs.append(run_floor(files_list, runs / "floor.json", logs, f"floor_{index + 1}"))
+        if all(m.returncode == 0 for m in pandas_runs):  # it did not fit: once is enough
+            say(f"{round_label}: pandas peer (memory guard {pandas_guard_gb:g} GiB)")
+            label, guard_mb = f"pandas_{index + 1}", pandas_guard_gb * 1024
+            pandas_runs.append(run_pandas(files_list, runs / "pandas.json", logs, label, guard_mb))
+        say(f"{round_label}: backfill of {len(dataset.history)} snapshot files")
+        backfills.append(run_backfill(dataset, work, logs, f"backfill_{index + 1}"))
+
     floor_rows = json.loads((runs / "floor.json").read_text(encoding="utf-8"))["rows"]
     result.floor_runs = [round(m.seconds, 3) for m in floor_runs]
     result.floor_seconds = _median(result.floor_runs)
     result.floor_peak_rss_mb = round(max(m.peak_rss_mb for m in floor_runs), 1)
     comparable = {row["period_start"] for row in floor_rows if row["boundaries_are_snapshots"]}
 
-    pandas_runs = []
-    for index in range(repeat):
-        say(f"pandas peer, run {index + 1}/{repeat} (memory guard {pandas_guard_gb:g} GiB)")
-        measured = run_pandas(
-            files_list, runs / "pandas.json", logs, f"pandas_{index + 1}", pandas_guard_gb * 1024
-        )
-        pandas_runs.append(measured)
-        if measured.returncode != 0:
-            break  # it did not fit: once is enough
     if all(m.returncode == 0 for m in pandas_runs):
         result.pandas_status = "ok"
         result.pandas_runs = [round(m.seconds, 3) for m in pandas_runs]
@@ -447,14 +454,17 @@ def run_bench(
         result.pandas_status = "did not fit"
     result.pandas_peak_rss_mb = round(max(m.peak_rss_mb for m in pandas_runs), 1)
 
-    work = runs / "long"
-    backfills = []
-    for index in range(repeat):
-        say(f"backfill of {len(dataset.history)} snapshot files, run {index + 1}/{repeat}")
-        backfills.append(run_backfill(dataset, work, logs, f"backfill_{index + 1}"))
     result.backfill_runs = [round(m.seconds, 3) for m in backfills]
     result.backfill_seconds = _median(result.backfill_runs)
     result.peak_rss_mb = round(max(m.peak_rss_mb for m in backfills), 1)
+    result.round_ratios = {
+        "backfill_over_floor": [
+            _ratio(b, f) for b, f in zip(result.backfill_runs, result.floor_runs, strict=True)
+        ],
+        "backfill_over_pandas": [
+            _ratio(b, p) for b, p in zip(result.backfill_runs, result.pandas_runs, strict=False)
+        ],
+    }
     result.checks["pipeline_equals_floor"] = compare_months(
         floor_rows, pipeline_months(work), comparable
     )

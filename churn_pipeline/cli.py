@@ -440,6 +440,9 @@ def _print_bench(result: object) -> None:
         met = {True: "yes", False: "NO", None: "–"}[target["met"]]
         targets.add_row(name, str(target["value"]), str(target["limit"]), met)
     console.print(targets)
+    for name, values in result.round_ratios.items():
+        if values:
+            console.print(f"{name}, each round: " + ", ".join(str(v) for v in values))
     for name, check in result.checks.items():
         state = "equal" if check["passed"] else "DIFFERENT"
         console.print(f"{name}: {state} on {check['months_compared']} months")

@@ -32,7 +32,7 @@ def test_bench_smoke_run_writes_json_and_results_agree(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CHURN_", "DAGSTER_"))}
     done = subprocess.run(
         [
-            str(cli), "bench", "--customers", "300", "--days", "35", "--repeat", "1",
+            str(cli), "bench", "--customers", "300", "--days", "35", "--repeat", "2",
             "--nights", "1", "--json", str(out), "--data-dir", str(tmp_path / "data"),
         ],
         env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
@@ -47,8 +47,22 @@ def test_bench_smoke_run_writes_json_and_results_agree(tmp_path: Path) -> None:
     assert result["pandas_status"] == "ok"
     assert result["pandas_seconds"] > 0 and result["pandas_peak_rss_mb"] > 0
     assert result["parameters"] == {
-        "customers": 300, "days": 35, "seed": 42, "repeat": 1, "nights": 1,
+        "customers": 300, "days": 35, "seed": 42, "repeat": 2, "nights": 1,
     }  # fmt: skip
+    assert len(result["backfill_runs"]) == len(result["floor_runs"]) == 2
+    # rounds: the second floor run comes after the first backfill, so each ratio compares
+    # runs of the same minutes
+    logs = tmp_path / "data" / "runs" / "logs"
+    assert (logs / "backfill_1.log").stat().st_mtime <= (logs / "floor_2.log").stat().st_mtime
+    assert (logs / "pandas_2.log").stat().st_mtime <= (logs / "backfill_2.log").stat().st_mtime
+    for name, runs in (
+        ("backfill_over_floor", "floor_runs"),
+        ("backfill_over_pandas", "pandas_runs"),
+    ):
+        expected = [
+            round(b / f, 3) for b, f in zip(result["backfill_runs"], result[runs], strict=True)
+        ]
+        assert result["round_ratios"][name] == expected
     assert result["machine"]["cores"] >= 1 and result["machine"]["memory_gib"] > 0
     assert {"python", "duckdb", "dagster", "pandas"} <= set(result["versions"])
     assert set(result["targets"]) == set(TARGETS)
