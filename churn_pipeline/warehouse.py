@@ -43,8 +43,9 @@ def memory_errors_explained(settings: Settings) -> Iterator[None]:
         raise WarehouseMemoryError(
             f"DuckDB needed more memory than CHURN_DUCKDB_MEMORY_LIMIT={settings.duckdb_memory_limit} "
             f"allows, even after spilling to disk ({detail}). Raise CHURN_DUCKDB_MEMORY_LIMIT "
-            "(the benchmark's 730-day backfill of 21M snapshot rows needs 600MB; 3GB is the "
-            "default) or lower CHURN_DUCKDB_THREADS, then run again: nothing was half-written"
+            "(512MB completes the benchmark's 730-day backfill of 21M snapshot rows, and of three "
+            "times as many; 3GB is the default) or lower CHURN_DUCKDB_THREADS, then run again: "
+            "nothing was half-written"
         ) from None
 
 
