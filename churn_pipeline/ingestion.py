@@ -114,6 +114,7 @@ STAGED_ROW_BYTES = 1024
 MEMORY_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "PiB": 2**50}
 STAGING_TABLES = (  # besides `staged_rows` (snapshot_files.drop_staging)
     "validated_rows",
+    "changed_customer_of_record",
     "delivery_accounting",
     "delivery_plan",
 )
@@ -326,6 +327,9 @@ def _quarantine_changed_customers(
     warehouse.run(
         conn,
         settings,
-        "staging/quarantine_changed_customers",
+        "staging/changed_customer_of_record",
         {"previous_loaded_date": previous[0] if previous else None},
     )
+    changed = conn.execute("select exists (select 1 from changed_customer_of_record)").fetchone()
+    if changed and changed[0]:  # an update scans the whole chunk: only when it has work
+        warehouse.run(conn, settings, "staging/quarantine_changed_customers")

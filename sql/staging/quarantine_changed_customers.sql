@@ -1,86 +1,10 @@
--- Quarantines, in `validated_rows`, every otherwise clean row whose subscription names a
--- different customer_id than its latest earlier loaded row: the row on the latest date
--- before $window_start in raw.subscription_snapshots, or, for a subscription first seen in
--- this window, its earliest clean row of the window. A subscription belongs to one paying
--- account; a changed customer_id is an export or mapping error, and the subscription keeps
--- its previous state (and customer) on that date, like any quarantined row.
---
--- Comparing with that one "customer of record" is the same as comparing each row with the
--- latest earlier *loaded* row: a row naming another customer is never loaded, so the
--- latest loaded row always names the customer of record. Runs after validated_rows.sql and
--- before the accounting, so rows_read = rows_loaded + rows_rejected still holds.
---
--- The latest earlier row is looked up on $previous_loaded_date, the latest date before the
--- window that has loaded rows (NULL when none); only the window's subscriptions
--- missing there, and loaded at some date before it (raw.subscription_first_loaded_dates), are
--- searched for in the older history. A nightly run so reads one snapshot and a few ids, and
--- reads the older history only for a subscription that comes back after a gap.
+-- The history rule, step 2: quarantines, in `validated_rows`, every otherwise clean row whose
+-- subscription names another customer_id than its customer of record
+-- (changed_customer_of_record.sql, which explains the rule and how it is looked up). Runs only
+-- when that table has rows, since an update scans every row of the chunk.
 update validated_rows
 set rule = 'subscription_changed_customer', rule_column = 'customer_id'
-from (
-    with customer_on_previous_date as (
-        select subscription_id, customer_id
-        from raw.subscription_snapshots
-        where snapshot_date = $previous_loaded_date
-    ),
-
-    window_subscriptions_not_on_previous_date as (
-        select distinct subscription_id_clean as subscription_id
-        from validated_rows
-        where rule is null
-            and subscription_id_clean not in (select subscription_id from customer_on_previous_date)
-    ),
-
-    window_subscriptions_loaded_before_previous_date as (
-        select window_subscriptions.subscription_id
-        from window_subscriptions_not_on_previous_date as window_subscriptions
-        inner join raw.subscription_first_loaded_dates as first_loaded
-            on window_subscriptions.subscription_id = first_loaded.subscription_id
-        where first_loaded.first_loaded_date < $previous_loaded_date
-    ),
-
-    customer_on_older_dates as (
-        select subscription_id, arg_max(customer_id, snapshot_date) as customer_id
-        from raw.subscription_snapshots
-        where snapshot_date < $previous_loaded_date
-            and subscription_id in (
-                select subscription_id from window_subscriptions_loaded_before_previous_date
-            )
-        group by subscription_id
-    ),
-
-    customer_before_window as (
-        select * from customer_on_previous_date
-        union all
-        select * from customer_on_older_dates
-    ),
-
-    customers_in_window as (
-        select
-            subscription_id_clean as subscription_id,
-            arg_min(customer_id_clean, snapshot_date_of_file) as first_customer_id,
-            min(customer_id_clean) as lowest_customer_id,
-            max(customer_id_clean) as highest_customer_id
-        from validated_rows
-        where rule is null
-        group by subscription_id_clean
-    ),
-
-    -- Only a subscription whose rows name two customers, or one other than before the window,
-    -- can have a row to quarantine: the join below then reads the window's rows against a few
-    -- subscriptions instead of all of them.
-    customer_of_record_where_a_row_differs as (
-        select
-            customers_in_window.subscription_id,
-            coalesce(customer_before_window.customer_id, customers_in_window.first_customer_id) as customer_id
-        from customers_in_window
-        left join customer_before_window using (subscription_id)
-        where customers_in_window.lowest_customer_id <> customers_in_window.highest_customer_id
-            or customer_before_window.customer_id <> customers_in_window.lowest_customer_id
-    )
-
-    select * from customer_of_record_where_a_row_differs
-) as customer_of_record
+from changed_customer_of_record as customer_of_record
 where validated_rows.rule is null
     and validated_rows.subscription_id_clean = customer_of_record.subscription_id
     and validated_rows.customer_id_clean <> customer_of_record.customer_id
