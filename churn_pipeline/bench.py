@@ -90,6 +90,9 @@ class BenchResult:
     generate_seconds: float | None = None
     backfill_seconds: float = 0.0
     backfill_runs: list[float] = field(default_factory=list)
+    # where a backfill's time goes: each Dagster step's median seconds over the runs, and
+    # "outside steps" (process and Dagster start-up, run creation, between steps)
+    backfill_steps: dict[str, float] = field(default_factory=dict)
     peak_rss_mb: float = 0.0
     nightly_seconds_long_history: float = 0.0
     nightly_runs_long_history: list[float] = field(default_factory=list)
@@ -254,6 +257,28 @@ def run_backfill(dataset: BenchDataset, work: Path, logs: Path, label: str) -> M
         "--end", dataset.history_end.isoformat(),
     ]  # fmt: skip
     return _checked(label, measure(command, _pipeline_env(dataset, work), log=log), log)
+
+
+OUTSIDE_STEPS = "outside steps"
+
+
+def backfill_step_seconds(work: Path, total_seconds: float) -> dict[str, float]:
+    """Each step's wall time in the (only) run of the Dagster home of `work`, from Dagster's
+    own step statistics, and the rest of `total_seconds` as OUTSIDE_STEPS."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(work / "dagster_home")) as instance:
+        records = instance.get_run_records(limit=2)
+        if len(records) != 1:
+            raise BenchError(f"expected the backfill to be the only run in {work}")
+        stats = instance.get_run_step_stats(records[0].dagster_run.run_id)
+    steps = {
+        stat.step_key: round(stat.end_time - stat.start_time, 3)
+        for stat in sorted(stats, key=lambda stat: stat.start_time or 0.0)
+        if stat.start_time is not None and stat.end_time is not None
+    }
+    steps[OUTSIDE_STEPS] = round(total_seconds - sum(steps.values()), 3)
+    return steps
 
 
 def run_nights(
@@ -424,6 +449,7 @@ def run_bench(
     floor_runs: list[Measurement] = []
     pandas_runs: list[Measurement] = []
     backfills: list[Measurement] = []
+    step_runs: list[dict[str, float]] = []
     work = runs / "long"
     for index in range(repeat):
         round_label = f"round {index + 1}/{repeat}"
@@ -435,6 +461,7 @@ def run_bench(
             pandas_runs.append(run_pandas(files_list, runs / "pandas.json", logs, label, guard_mb))
         say(f"{round_label}: backfill of {len(dataset.history)} snapshot files")
         backfills.append(run_backfill(dataset, work, logs, f"backfill_{index + 1}"))
+        step_runs.append(backfill_step_seconds(work, backfills[-1].seconds))
 
     floor_rows = json.loads((runs / "floor.json").read_text(encoding="utf-8"))["rows"]
     result.floor_runs = [round(m.seconds, 3) for m in floor_runs]
@@ -457,6 +484,9 @@ def run_bench(
     result.backfill_runs = [round(m.seconds, 3) for m in backfills]
     result.backfill_seconds = _median(result.backfill_runs)
     result.peak_rss_mb = round(max(m.peak_rss_mb for m in backfills), 1)
+    result.backfill_steps = {
+        step: _median([steps.get(step, 0.0) for steps in step_runs]) for step in step_runs[0]
+    }
     result.round_ratios = {
         "backfill_over_floor": [
             _ratio(b, f) for b, f in zip(result.backfill_runs, result.floor_runs, strict=True)

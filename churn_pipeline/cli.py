@@ -433,6 +433,12 @@ def _print_bench(result: object) -> None:
     for row in table_rows(result):
         table.add_row(*row)
     console.print(table)
+    steps = Table(title="backfill by step (median of runs)")
+    for column in ("step", "seconds"):
+        steps.add_column(column)
+    for step, seconds in result.backfill_steps.items():
+        steps.add_row(step, f"{seconds:.2f}")
+    console.print(steps)
     targets = Table(title="targets")
     for column in ("target", "value", "limit", "met"):
         targets.add_column(column)

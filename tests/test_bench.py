@@ -63,6 +63,14 @@ def test_bench_smoke_run_writes_json_and_results_agree(tmp_path: Path) -> None:
             round(b / f, 3) for b, f in zip(result["backfill_runs"], result[runs], strict=True)
         ]
         assert result["round_ratios"][name] == expected
+    steps = result["backfill_steps"]
+    assert steps["raw__subscription_snapshots"] > 0 and steps["core__customer_movements"] > 0
+    assert "reporting__html_report" in steps and "outside steps" in steps
+    # the steps and what lies outside them add up to the median-ish backfill (medians of parts)
+    assert (
+        0 < sum(v for k, v in steps.items() if k != "outside steps") < max(result["backfill_runs"])
+    )
+    assert "backfill by step" in done.stdout
     assert result["machine"]["cores"] >= 1 and result["machine"]["memory_gib"] > 0
     assert {"python", "duckdb", "dagster", "pandas"} <= set(result["versions"])
     assert set(result["targets"]) == set(TARGETS)
