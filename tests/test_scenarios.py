@@ -205,6 +205,29 @@ def test_grace_days_stop_a_past_due_subscription_paying(project: Project) -> Non
     )
 
 
+def test_with_no_grace_days_a_past_due_stop_is_involuntary(project: Project) -> None:
+    """N = 0: past due never pays (METRICS.md §2), so the subscription stops paying on the
+    first past-due snapshot, while it is past due: an involuntary churn (§3, decision 5),
+    although it was still `active` on the previous snapshot."""
+    project.settings = replace(project.settings, past_due_grace_days=0)
+
+    def rows(d: str) -> list[dict]:
+        return [*steady(d), sub("g1", "G", "past_due" if d >= "2025-02-03" else "active", "20.00")]
+
+    build(project, "2025-01-31", "2025-02-28", rows)
+    [churn] = project.movements("G")
+    assert (churn["movement_date"], churn["churn_type"], churn["reason_category"]) == (
+        date(2025, 2, 3),
+        "involuntary",
+        "payment_failed",
+    )
+    reasons = project.query(
+        "select reason_category, involuntary_customers, voluntary_customers "
+        "from reporting.churn_reasons_by_period where grain = 'month' and period_start = '2025-02-01'"
+    )
+    assert reasons == [("payment_failed", 1, 0)]
+
+
 def test_churn_inside_a_gap_is_dated_by_ended_at(project: Project) -> None:
     def rows(d: str) -> list[dict]:
         if d < "2025-02-10":
@@ -226,6 +249,24 @@ def test_churn_inside_a_gap_is_dated_by_ended_at(project: Project) -> None:
     assert (exposure[date(2025, 2, 11)], exposure[date(2025, 2, 12)]) == (2, 1)
     day_12 = project.period("day", "2025-02-12")
     assert (day_12["churned_customers"], day_12["customers_start"]) == (1, 2)
+
+
+def test_grace_days_that_run_out_inside_a_gap_churn_on_the_next_snapshot(project: Project) -> None:
+    """Decision 34: past due from Jan 28 with N = 2 would stop paying on Jan 30, inside the
+    gap; with no ended_at or canceled_at there, the churn is the next snapshot's (Feb 2), so
+    the customer is still active at the end of January."""
+    project.settings = replace(project.settings, past_due_grace_days=2)
+
+    def rows(d: str) -> list[dict]:
+        return [*steady(d), sub("g1", "G", "past_due" if d >= "2025-01-28" else "active", "20.00")]
+
+    gap = {"2025-01-29", "2025-01-30", "2025-01-31", "2025-02-01"}
+    build(project, "2024-12-31", "2025-02-10", rows, skip=gap)
+    [churn] = project.movements("G")
+    assert (churn["movement_date"], churn["churn_type"]) == (date(2025, 2, 2), "involuntary")
+    january, february = project.period("month", "2025-01-01"), project.period("month", "2025-02-01")
+    assert (january["customers_end"], january["churned_customers"]) == (2, 0)
+    assert (february["customers_start"], february["churned_customers"]) == (2, 1)
 
 
 def test_churn_after_a_gap_without_dates_is_dated_on_the_next_snapshot(project: Project) -> None:

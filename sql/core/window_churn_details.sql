@@ -1,7 +1,8 @@
 -- For each churn of the window: the subscriptions that stopped (paying or held on the
 -- previous snapshot), the deciding one (a given reason first, then largest MRR, then
--- smallest subscription_id), whether any stopped in dunning (past_due before, or a status
--- such as `unpaid` after), and the latest ended_at (else canceled_at) among them.
+-- smallest subscription_id), whether any stopped in dunning (past_due before or after -- after
+-- alone when past due never pays, `past_due_grace_days` = 0 -- or a status such as `unpaid`
+-- after), and the latest ended_at (else canceled_at) among them.
 -- Reasons and dates come from the current snapshot's row, else the previous one's (some
 -- exports drop ended rows).
 create or replace temp table window_churn_details as
@@ -17,7 +18,9 @@ stopped_subscriptions as (
         churns.customer_id,
         before.subscription_id,
         case when before.is_paying then before.mrr_cents else 0 end as mrr_before,
-        before.status = 'past_due' or coalesce(after.stops_involuntarily, false) as in_dunning,
+        before.status = 'past_due'
+            or after.status = 'past_due'
+            or coalesce(after.stops_involuntarily, false) as in_dunning,
         coalesce(after.cancel_reason, before.cancel_reason) as reason_raw,
         coalesce(after.ended_at, before.ended_at, after.canceled_at, before.canceled_at) as stop_date
     from churns
