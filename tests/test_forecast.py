@@ -114,6 +114,45 @@ def test_survival_curve_matches_the_constant_hazard(constant_hazard_run: Project
         assert abs(km(day) - truth) < SURVIVAL_TOLERANCE, (day, km(day), truth)
 
 
+@pytest.mark.parametrize(
+    ("customers_on_day_two", "expected"),
+    [
+        # one customer churns after a day: the curve ends at its first step ([0, 1] before)
+        (["a"], [(1, 0.0, 0.0, 0.0)]),
+        # one churns after a day (a defined variance), the other after two: the curve ends
+        (["a", "b"], [(1, 0.5, None, None), (2, 0.0, 0.0, 0.0)]),
+    ],
+)
+def test_a_survival_curve_at_zero_has_the_interval_zero_to_zero(
+    project: Project, customers_on_day_two: list[str], expected: list[tuple]
+) -> None:
+    """Everyone at risk churned: Greenwood's variance is undefined there, so the interval is
+    [0, 0] (its limit) whether or not an earlier step had a variance."""
+    trial = {"subscription_id": "zz", "customer_id": "ZZ", "status": "trialing", "mrr": "0"}
+
+    def paying(ids: list[str]) -> list[dict[str, str]]:
+        return [
+            {"subscription_id": i, "customer_id": i.upper(), "status": "active", "mrr": "10.00"}
+            for i in ids
+        ]
+
+    project.write_csv("2025-01-01", [trial])
+    project.write_csv("2025-01-02", paying(customers_on_day_two))
+    project.write_csv("2025-01-03", paying(customers_on_day_two[1:]) or [trial])
+    project.write_csv("2025-01-04", [trial])
+    project.run("2025-01-01", "2025-01-04")
+    rows = project.query(
+        "select tenure_days, survival, survival_ci_low, survival_ci_high "
+        "from reporting.customer_survival order by tenure_days"
+    )
+    assert len(rows) == len(expected)
+    for row, wanted in zip(rows, expected, strict=True):
+        if wanted[2] is None:  # a defined interval around the estimate
+            assert row[:2] == wanted[:2] and row[2] < row[1] < row[3]
+        else:
+            assert row == wanted
+
+
 def test_tenure_hazards_match_the_constant_hazard(constant_hazard_run: Project) -> None:
     rows = constant_hazard_run.query_dicts("select * from reporting.churn_by_tenure")
     known = [r for r in rows if r["tenure_basis"] == "known_tenure"]

@@ -78,6 +78,7 @@ curve as (
                 order by tenure_days rows between unbounded preceding and current row
             )
         end as survival,
+        curve_ended,
         greenwood_sum
     from product_limit
 ),
@@ -90,8 +91,17 @@ final as (
         cast(churned as bigint) as customers_churned,
         cast(censored as bigint) as customers_censored,
         survival,
-        greatest(0.0, survival - 1.96 * survival * sqrt(greenwood_sum)) as survival_ci_low,
-        least(1.0, survival + 1.96 * survival * sqrt(greenwood_sum)) as survival_ci_high
+        -- Once everyone at risk has churned, Greenwood's variance is undefined (0 × ∞); the
+        -- interval's width tends to 0 as the last step approaches that, so it is [0, 0]
+        -- whether or not an earlier step had a variance
+        case
+            when curve_ended = 1 then 0.0
+            else greatest(0.0, survival - 1.96 * survival * sqrt(greenwood_sum))
+        end as survival_ci_low,
+        case
+            when curve_ended = 1 then 0.0
+            else least(1.0, survival + 1.96 * survival * sqrt(greenwood_sum))
+        end as survival_ci_high
     from curve
 )
 
