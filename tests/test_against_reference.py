@@ -1,12 +1,13 @@
 """The published numbers against an independent reference of METRICS.md, on random histories.
 
-tests/reference/metrics.py computes `churn_by_period` and `churn_reasons_by_period` in plain
-Python from the contract's text; tests/reference/histories.py writes random small histories
-(tests/reference/histories.py says what they hold). Each case runs the real pipeline over its
-whole history and compares every column of every row of both tables. The seeds were picked
-with the reference from 200 of them to cover churns inside gaps, reactivations, quarantined
-rows, duplicated ids, and each past-due setting: without grace days, with 3, and with 0 (the
-setting of the voluntary/involuntary defect found this way in session 12).
+tests/reference/metrics.py computes the movements, `churn_by_period` and
+`churn_reasons_by_period` in plain Python from the contract's text; tests/reference/histories.py
+writes random small histories (its docstring says what they hold). Each case runs the real
+pipeline over its whole history and compares every column the reference computes, on every
+row of `reporting.customer_movements` and both tables. The seeds were picked with the reference
+from 200 of them to cover churns inside gaps, reactivations, quarantined rows, duplicated ids,
+and each past-due setting: without grace days, with 3, and with 0 (the setting of the
+voluntary/involuntary defect found this way in session 12).
 """
 
 from __future__ import annotations
@@ -91,7 +92,24 @@ def test_published_numbers_equal_the_reference(
         (row["grain"], row["period_start"], row["reason_category"]): row
         for row in project.query_dicts("select * from reporting.churn_reasons_by_period")
     }
-    differences = _differences(reference.periods, periods, "churn_by_period")
+    movements = {
+        (row["customer_id"], row["observed_on"]): row
+        for row in project.query_dicts("select * from reporting.customer_movements")
+    }
+    expected_movements = {
+        (m.customer_id, m.observed_on): {
+            "movement_date": m.movement_date,
+            "movement": m.movement,
+            "mrr_before": m.mrr_before,
+            "mrr_after": m.mrr_after,
+            "churn_type": m.churn_type,
+            "reason_category": m.category,
+            "reason_raw": m.reason_raw,
+        }
+        for m in reference.movements
+    }
+    differences = _differences(expected_movements, movements, "customer_movements")
+    differences += _differences(reference.periods, periods, "churn_by_period")
     differences += _differences(reference.reasons, reasons, "churn_reasons_by_period")
     assert not differences, "\n".join(differences[:20])
     # the case compares something: periods with customers and at least one movement

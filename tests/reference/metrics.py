@@ -1,4 +1,4 @@
-"""An independent reference of METRICS.md §1–§6 for `churn_by_period` and `churn_reasons_by_period`.
+"""An independent reference of METRICS.md §1–§6: movements, `churn_by_period`, `churn_reasons_by_period`.
 
 Plain Python written from the METRICS.md text (and docs/metric-decisions.md where the contract
 is silent), sharing no code or SQL with the pipeline: tests/test_against_reference.py runs both
@@ -64,6 +64,7 @@ class Movement:
     mrr_after: int
     churn_type: str | None = None
     category: str | None = None
+    reason_raw: str | None = None
 
 
 @dataclass
@@ -299,6 +300,7 @@ def _explain_churn(history: _History, movement: Movement, previous: date) -> Non
     involuntary = category == "payment_failed" or (not reason and in_dunning)
     movement.churn_type = "involuntary" if involuntary else "voluntary"
     movement.category = category or ("payment_failed" if involuntary else "unknown")
+    movement.reason_raw = reason or None
 
 
 def _daily_states(
