@@ -4,7 +4,8 @@ tests/reference/metrics.py computes the movements, `churn_by_period` and
 `churn_reasons_by_period` in plain Python from the contract's text; tests/reference/histories.py
 writes random small histories (its docstring says what they hold). Each case runs the real
 pipeline over its whole history and compares every column the reference computes, on every
-row of `reporting.customer_movements` and both tables. The seeds were picked with the reference
+row of `reporting.customer_movements`, both tables, `reporting.kpis_by_period` and
+`core.daily_customer_totals` (the last two after a second review's reference, session 12). The seeds were picked with the reference
 from 200 of them to cover churns inside gaps, reactivations, quarantined rows, duplicated ids,
 and each past-due setting: without grace days, with 3, and with 0 (the setting of the
 voluntary/involuntary defect found this way in session 12).
@@ -22,7 +23,7 @@ import pytest
 
 from tests.conftest import Project
 from tests.reference.histories import random_history
-from tests.reference.metrics import Reference, compute
+from tests.reference.metrics import Reference, compute, daily_totals, kpis
 
 CASES = [  # (seed, CHURN_PAST_DUE_GRACE_DAYS); picked with the reference for what they hold
     (10, None),  # a churn dated inside a gap, an involuntary churn, MRR changes
@@ -110,6 +111,22 @@ def test_published_numbers_equal_the_reference(
     }
     differences = _differences(expected_movements, movements, "customer_movements")
     differences += _differences(reference.periods, periods, "churn_by_period")
+    differences += _differences(
+        kpis(reference),
+        {
+            (row["grain"], row["period_start"]): row
+            for row in project.query_dicts("select * from reporting.kpis_by_period")
+        },
+        "kpis_by_period",
+    )
+    differences += _differences(
+        daily_totals(reference),
+        {
+            (row["day"],): row
+            for row in project.query_dicts("select * from core.daily_customer_totals")
+        },
+        "daily_customer_totals",
+    )
     differences += _differences(reference.reasons, reasons, "churn_reasons_by_period")
     assert not differences, "\n".join(differences[:20])
     # the case compares something: periods with customers and at least one movement

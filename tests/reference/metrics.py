@@ -1,4 +1,4 @@
-"""An independent reference of METRICS.md §1–§6: movements, `churn_by_period`, `churn_reasons_by_period`.
+"""An independent reference of METRICS.md §1–§6: movements, daily totals and the period tables.
 
 Plain Python written from the METRICS.md text (and docs/metric-decisions.md where the contract
 is silent), sharing no code or SQL with the pipeline: tests/test_against_reference.py runs both
@@ -72,6 +72,9 @@ class Reference:
     periods: dict[tuple[str, date], dict[str, Any]] = field(default_factory=dict)
     reasons: dict[tuple[str, date, str], dict[str, Any]] = field(default_factory=dict)
     movements: list[Movement] = field(default_factory=list)
+    # each day's end state per customer, first snapshot .. latest
+    daily: dict[date, dict[str, CustomerState]] = field(default_factory=dict)
+    snapshots: list[date] = field(default_factory=list)
 
 
 def cents(text: str) -> int | None:
@@ -222,11 +225,65 @@ def compute(files: dict[date, list[Row]], grace_days: int | None = None) -> Refe
         ever_active |= {customer for customer, (active, _) in states.items() if active}
         customer_states[day] = states
 
-    reference = Reference()
+    reference = Reference(snapshots=snapshots)
     reference.movements = _movements(history, customers, customer_states)
-    daily = _daily_states(history, customers, customer_states, reference.movements)
-    _periods(reference, customers, daily, first, latest)
+    reference.daily = _daily_states(history, customers, customer_states, reference.movements)
+    _periods(reference, customers, reference.daily, first, latest)
     return reference
+
+
+def daily_totals(reference: Reference) -> dict[tuple[date], dict[str, Any]]:
+    """`core.daily_customer_totals`: each day's active customers, their MRR, the paying ones."""
+    totals = {}
+    for day, states in reference.daily.items():
+        active = [state for state in states.values() if state[0]]
+        totals[(day,)] = {
+            "active_customers": len(active),
+            "mrr": sum(mrr for _, mrr in active),
+            "paying_customers": sum(1 for _, mrr in active if mrr > 0),
+            "has_snapshot": day in reference.snapshots,
+        }
+    return totals
+
+
+def kpis(reference: Reference) -> dict[tuple[str, date], dict[str, Any]]:
+    """`reporting.kpis_by_period` (docs/tables.md): ARPA, the trailing six complete months'
+    mean logo churn rate, lifetime value and the quick ratio."""
+    latest = reference.snapshots[-1]
+    complete_months = {
+        start: row
+        for (grain, start), row in reference.periods.items()
+        if grain == "month" and row["is_complete"]
+    }
+    rows = {}
+    for (grain, start), row in reference.periods.items():
+        end = row["period_end"]
+        states = reference.daily[min(end - timedelta(days=1), latest)]
+        paying = sum(1 for active, mrr in states.values() if active and mrr > 0)
+        arpa = _ratio(row["mrr_end"], paying)
+        recent = sorted(
+            (month for month, m in complete_months.items() if m["period_end"] <= end), reverse=True
+        )[:6]
+        rates = [
+            complete_months[month]["logo_churn_rate"]
+            for month in recent
+            if complete_months[month]["logo_churn_rate"] is not None
+        ]
+        trailing = sum(rates) / len(rates) if rates else None
+        gained = row["new_mrr"] + row["expansion_mrr"] + row["reactivation_mrr"]
+        lost = row["churned_mrr"] + row["contraction_mrr"]
+        rows[(grain, start)] = {
+            "period_end": end,
+            "is_complete": row["is_complete"],
+            "paying_customers_end": paying,
+            "arpa": arpa,
+            "trailing_6m_monthly_logo_churn": trailing,
+            "customer_lifetime_value": (
+                arpa / trailing if len(recent) >= 6 and trailing and arpa is not None else None
+            ),
+            "quick_ratio": _ratio(gained, lost),
+        }
+    return rows
 
 
 def _movements(
