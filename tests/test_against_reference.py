@@ -37,7 +37,9 @@ CASES = [  # (seed, CHURN_PAST_DUE_GRACE_DAYS); picked with the reference for wh
 ]
 
 
-def _written(project: Project, history: dict[date, list[dict[str, str]]]) -> dict[date, list]:
+def _written(
+    project: Project, history: dict[date, list[dict[str, str]]]
+) -> dict[date, list[dict[str, str]]]:
     """Writes the history's files; returns them as read back, which is what the pipeline reads."""
     files = {}
     for day, rows in history.items():

@@ -331,15 +331,18 @@ def _explain_churn(history: _History, movement: Movement, previous: date) -> Non
         if state.customer_id == movement.customer_id
         and (history.paying(previous, s) or history.held(previous, s))
     ]
-    stop_dates, reasons, in_dunning = [], [], False
+    stop_dates: list[date] = []
+    reasons: list[tuple[int, str, str]] = []
+    in_dunning = False
     for subscription_id in stopped:
         before = history.states[previous][subscription_id]
         after = history.states[day].get(subscription_id)
         ended_at = (after.ended_at if after else None) or before.ended_at
         canceled_at = (after.canceled_at if after else None) or before.canceled_at
         reason = (after.reason if after else "") or before.reason
-        if ended_at or canceled_at:
-            stop_dates.append(ended_at or canceled_at)
+        stop_date = ended_at or canceled_at
+        if stop_date is not None:
+            stop_dates.append(stop_date)
         paying_mrr = before.mrr_cents if history.paying(previous, subscription_id) else 0
         if reason:
             reasons.append((-paying_mrr, subscription_id, reason))
@@ -349,7 +352,7 @@ def _explain_churn(history: _History, movement: Movement, previous: date) -> Non
         ):
             in_dunning = True
     if stop_dates and (day - previous).days > 1:
-        latest_stop = max(d for d in stop_dates if d is not None)
+        latest_stop = max(stop_dates)
         if previous < latest_stop < day:
             movement.movement_date = latest_stop
     reason = min(reasons)[2] if reasons else ""
