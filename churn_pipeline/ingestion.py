@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from churn_pipeline import warehouse
+from churn_pipeline import subscription_changes, warehouse
 from churn_pipeline.landing import SnapshotSource, discover, expected_names
 from churn_pipeline.settings import PACKAGE_ROOT, Settings
 from churn_pipeline.snapshot_files import (
@@ -161,17 +161,26 @@ def ingest_window(
     summary.chunks = len(chunks)
     try:
         with warehouse.transaction(conn):
-            warehouse.run(conn, settings, "staging/delete_subscription_snapshots_window", window)
+            boundary = None
+            if for_lake:
+                warehouse.run(
+                    conn, settings, "staging/delete_subscription_snapshots_window", window
+                )
+            else:
+                boundary = subscription_changes.delete_window(
+                    conn, settings, window_start, window_end
+                )
             warehouse.run(conn, settings, "staging/delete_rejected_rows_window", window)
             warehouse.run(conn, settings, "staging/delete_snapshot_deliveries_window", window)
-            if not for_lake:
-                _fill_first_loaded_dates_if_missing(conn, settings)
             for chunk in chunks:
                 rejected_by_rule.update(
                     _ingest_chunk(conn, settings, chunk, ingested_at, summary, for_lake)
                 )
+            if not for_lake:
+                subscription_changes.compare_boundary_again(conn, settings, boundary)
     finally:
         drop_staging(conn)
+        subscription_changes.drop_staging(conn)
         for table in (*STAGING_TABLES, "status_mapping"):
             conn.execute(f"drop table if exists {table}")
     refused = conn.execute(
@@ -273,9 +282,17 @@ def _ingest_chunk(
         warehouse.run(conn, settings, "staging/delivery_accounting")
         warehouse.table_from_rows(conn, "delivery_plan", DELIVERY_PLAN_COLUMNS, plan_rows)
 
-        warehouse.run(conn, settings, "staging/insert_subscription_snapshots")
-        if not for_lake:
-            warehouse.run(conn, settings, "staging/merge_subscription_first_loaded_dates")
+        if for_lake:
+            warehouse.run(conn, settings, "staging/insert_subscription_snapshots")
+        else:
+            file_dates = [planned.snapshot_date for planned in chunk if planned.source is not None]
+            subscription_changes.insert_changes(
+                conn,
+                settings,
+                "staging/view_incoming_rows_of_chunk",
+                file_dates,
+                subscription_changes.previous_file_date(conn, chunk[0].snapshot_date),
+            )
         warehouse.run(conn, settings, "staging/insert_rejected_rows")
         warehouse.run(
             conn,
@@ -301,18 +318,6 @@ def _ingest_chunk(
     for table in STAGING_TABLES:
         conn.execute(f"drop table if exists {table}")
     return {str(rule): int(count) for rule, count in by_rule.items()}
-
-
-def _fill_first_loaded_dates_if_missing(
-    conn: duckdb.DuckDBPyConnection, settings: Settings
-) -> None:
-    """A warehouse loaded before raw.subscription_first_loaded_dates existed gets it filled once."""
-    missing = conn.execute(
-        "select not exists (select 1 from raw.subscription_first_loaded_dates) "
-        "and exists (select 1 from raw.subscription_snapshots)"
-    ).fetchone()
-    if missing and missing[0]:
-        warehouse.run(conn, settings, "staging/fill_subscription_first_loaded_dates")
 
 
 def _quarantine_changed_customers(

@@ -43,7 +43,13 @@ SCHEMA_DATE = date(1, 1, 1)
 SCHEMA_VERSION = "schema"
 FILE_NAME = "part.parquet"
 # the raw layer's tables as DuckDB tables, for the in-memory database a lake run loads into
-RAW_TABLE_FILES = (*warehouse.RAW_TABLE_FILES, "schema/macro_raw_row_json", "lake/lake_row_texts")
+RAW_TABLE_FILES = (
+    "schema/raw_subscription_snapshots",
+    *warehouse.RAW_TABLE_FILES,
+    "schema/macro_raw_row_json",
+    "schema/macro_subscription_row_fingerprint",  # validated_rows.sql computes it
+    "lake/lake_row_texts",
+)
 # the views (and two small tables) that make the lake look like warehouse mode's raw
 # tables, in dependency order
 RAW_LAYER_FILES = (

@@ -174,10 +174,14 @@ def run(
 
 
 RAW_TABLE_FILES = (  # warehouse mode; lake mode has views over the lake instead (lake.py)
-    "schema/raw_subscription_snapshots",
     "schema/raw_snapshot_deliveries",
     "schema/raw_rejected_rows",
-    "schema/raw_subscription_first_loaded_dates",
+)
+# warehouse mode's snapshots: stored as changes, read through a view (subscription_changes.py)
+SNAPSHOT_STORAGE_FILES = (
+    "schema/macro_subscription_row_fingerprint",
+    "schema/raw_subscription_changes",
+    "schema/view_subscription_snapshots",
 )
 SCHEMA_FILES = (
     "schema/macro_raw_row_json",
@@ -213,20 +217,42 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     else:
         for name in RAW_TABLE_FILES:
             run(conn, settings, name)
+        _ensure_snapshot_storage(conn, settings)
     for name in SCHEMA_FILES:
         run(conn, settings, name)
 
 
+def _ensure_snapshot_storage(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    from churn_pipeline import subscription_changes  # builds on this module
+
+    run(conn, settings, SNAPSHOT_STORAGE_FILES[0])
+    if _raw_tables(conn) & {"subscription_snapshots"}:
+        subscription_changes.convert_row_table(conn, settings)
+    # the history rule's index before change storage: the changes answer it now
+    conn.execute("drop table if exists raw.subscription_first_loaded_dates")
+    for name in SNAPSHOT_STORAGE_FILES[1:]:
+        run(conn, settings, name)
+
+
+def _raw_tables(conn: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = conn.execute(
+        "select table_name from duckdb_tables() where database_name = current_database() "
+        "and schema_name = 'raw'"
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
 def _check_storage_mode(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    row = conn.execute(
-        "select 'warehouse' from duckdb_tables() where database_name = current_database() "
-        "and schema_name = 'raw' and table_name = 'subscription_snapshots' "
-        "union all select 'lake' from duckdb_views() where database_name = current_database() "
+    # warehouse mode: raw.subscription_changes (or, before change storage, a table
+    # raw.subscription_snapshots); lake mode: a view raw.subscription_snapshots and neither
+    tables = _raw_tables(conn) & {"subscription_snapshots", "subscription_changes"}
+    lake_view = conn.execute(
+        "select 1 from duckdb_views() where database_name = current_database() "
         "and schema_name = 'raw' and view_name = 'subscription_snapshots'"
     ).fetchone()
-    if row is None:
+    if not tables and lake_view is None:
         return
-    built_in = row[0]
+    built_in = "warehouse" if tables else "lake"
     if built_in != settings.storage:
         raise StorageModeError(
             f"the warehouse {settings.warehouse_path} was built in {built_in} mode but "

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 import pytest
 from hypothesis import HealthCheck, event, given
 from hypothesis import settings as hypothesis_settings
@@ -300,9 +299,8 @@ def test_a_subscription_that_changes_customer_is_quarantined(project: Project) -
 
 
 def test_a_subscription_back_after_a_gap_keeps_its_customer(project: Project) -> None:
-    """Nightly runs: s1 is missing on Jan 2, so on Jan 3 its customer of record is searched in
-    the older history (raw.subscription_first_loaded_dates says it was loaded before Jan 2);
-    s3 is brand new on Jan 3 and searched nowhere."""
+    """Nightly runs: s1 is missing on Jan 2, so on Jan 3 its customer of record is that of its
+    change row ending the listing on Jan 2; s3 is brand new on Jan 3 and has none."""
     project.settings = replace(project.settings, quarantine_threshold=1.0)
     steady = sub("s2", "c2")
     project.write_csv("2025-01-01", [sub("s1", "c1"), steady])
@@ -314,21 +312,18 @@ def test_a_subscription_back_after_a_gap_keeps_its_customer(project: Project) ->
         "select snapshot_date, subscription_id, value, rule from raw.rejected_rows"
     ) == [(date(2025, 1, 3), "s1", "c9", "subscription_changed_customer")]
     assert project.query(
-        "select subscription_id, first_loaded_date from raw.subscription_first_loaded_dates "
+        "select changed_on, subscription_id, is_listed, customer_id from raw.subscription_changes "
         "order by all"
     ) == [
-        ("s1", date(2025, 1, 1)),
-        ("s2", date(2025, 1, 1)),
-        ("s3", date(2025, 1, 3)),
+        (date(2025, 1, 1), "s1", True, "c1"),
+        (date(2025, 1, 1), "s2", True, "c2"),
+        (date(2025, 1, 2), "s1", False, "c1"),
+        (date(2025, 1, 3), "s3", True, "c3"),
     ]
-    # a warehouse from before the table existed: filled from the history on the next run
-    with duckdb.connect(str(project.settings.warehouse_path)) as conn:
-        conn.execute("delete from raw.subscription_first_loaded_dates")
-    project.run("2025-01-03", "2025-01-03")
+    project.run("2025-01-01", "2025-01-03")  # the same as one backfill
     assert project.query(
         "select snapshot_date, subscription_id, value, rule from raw.rejected_rows"
     ) == [(date(2025, 1, 3), "s1", "c9", "subscription_changed_customer")]
-    assert project.query("select count(*) from raw.subscription_first_loaded_dates") == [(3,)]
 
 
 def test_every_corpus_entry_has_a_test() -> None:

@@ -66,15 +66,19 @@ def every_table(project: Project) -> dict[str, list[tuple]]:
         for (name,) in names:
             if name.startswith("raw.lake_") or name in (
                 "raw.subscription_customer_of_record",  # lake mode's own plumbing
-                "raw.subscription_first_loaded_dates",  # warehouse mode's
+                "raw.subscription_changes",  # warehouse mode's storage of the snapshots
             ):
                 continue
+            # warehouse mode's snapshot rows name the file of their version, not of their date
+            left_out = VOLATILE_COLUMNS | (
+                {"source_file", "source_row"} if name == "raw.subscription_snapshots" else set()
+            )
             columns = [
                 column
                 for (column,) in conn.execute(
                     f"select column_name from (describe {name})"
                 ).fetchall()
-                if column not in VOLATILE_COLUMNS
+                if column not in left_out
             ]
             rows = conn.execute(f"select {', '.join(columns)} from {name} order by all").fetchall()
             tables[name] = [tuple(rounded(v) for v in row) for row in rows]

@@ -46,12 +46,14 @@ def test_key_violations_are_found_in_the_checked_dates_only(project: Project) ->
         project.write_csv(day, [sub("s1", "c1"), sub("s2", "c2")])
     project.run(FIRST, THIRD)
     assert check_findings(project, "snapshot_key_violations", (FIRST, THIRD)) == []
-    # ingestion quarantines both problems, so they are written past it, as a bug would
+    # ingestion quarantines both problems, so they are written past it, as a bug would: a
+    # second version of s1, with an empty customer, overlapping the first on the second day
     with duckdb.connect(str(project.settings.warehouse_path)) as conn:
         conn.execute(
-            "insert into raw.subscription_snapshots select * replace ('' as customer_id) "
-            "from raw.subscription_snapshots where snapshot_date = $day and subscription_id = 's1'",
-            {"day": SECOND},
+            "insert into raw.subscription_changes select * replace ("
+            "'' as customer_id, cast($day as date) as changed_on, cast($next as date) as valid_until) "
+            "from raw.subscription_changes where subscription_id = 's1'",
+            {"day": SECOND, "next": THIRD},
         )
     assert check_findings(project, "snapshot_key_violations", (FIRST, THIRD)) == [
         (SECOND, "s1", "empty key"),

@@ -1,4 +1,5 @@
--- One row per subscription per snapshot date, in the canonical schema of METRICS.md §1.
+-- Lake mode's in-memory loading table (warehouse mode stores changes instead: view_subscription_snapshots.sql):
+-- one row per subscription per snapshot date, in the canonical schema of METRICS.md §1.
 -- Money is integer minor units of the reporting currency; dates are business-time dates.
 create table if not exists raw.subscription_snapshots (
     snapshot_date date not null,

@@ -12,47 +12,17 @@
 -- latest loaded row always names the customer of record. Runs after validated_rows.sql and
 -- before the accounting, so rows_read = rows_loaded + rows_rejected still holds.
 --
--- The latest earlier row is looked up on $previous_loaded_date, the latest date before the
--- chunk that has loaded rows (NULL when none); only the chunk's subscriptions
--- missing there, and loaded at some date before it (raw.subscription_first_loaded_dates), are
--- searched for in the older history. A nightly run so reads one snapshot and a few ids, and
--- reads the older history only for a subscription that comes back after a gap.
+-- The latest earlier row's customer is that of the subscription's latest change stored on or
+-- before $previous_loaded_date, the latest date before the chunk that has loaded rows (NULL
+-- when none): a change row that ends a listing keeps the customer of the last listed version,
+-- so one pass over raw.subscription_changes (its changes, not every row) finds it for every
+-- subscription, including one that comes back after a gap.
 create or replace temp table changed_customer_of_record as
-with customer_on_previous_date as (
-    select subscription_id, customer_id
-    from raw.subscription_snapshots
-    where snapshot_date = $previous_loaded_date
-),
-
-window_subscriptions_not_on_previous_date as (
-    select distinct subscription_id_clean as subscription_id
-    from validated_rows
-    where rule is null
-        and subscription_id_clean not in (select subscription_id from customer_on_previous_date)
-),
-
-window_subscriptions_loaded_before_previous_date as (
-    select window_subscriptions.subscription_id
-    from window_subscriptions_not_on_previous_date as window_subscriptions
-    inner join raw.subscription_first_loaded_dates as first_loaded
-        on window_subscriptions.subscription_id = first_loaded.subscription_id
-    where first_loaded.first_loaded_date < $previous_loaded_date
-),
-
-customer_on_older_dates as (
-    select subscription_id, arg_max(customer_id, snapshot_date) as customer_id
-    from raw.subscription_snapshots
-    where snapshot_date < $previous_loaded_date
-        and subscription_id in (
-            select subscription_id from window_subscriptions_loaded_before_previous_date
-        )
+with customer_before_window as (
+    select subscription_id, arg_max(customer_id, changed_on) as customer_id
+    from raw.subscription_changes
+    where changed_on <= $previous_loaded_date
     group by subscription_id
-),
-
-customer_before_window as (
-    select * from customer_on_previous_date
-    union all
-    select * from customer_on_older_dates
 ),
 
 customers_in_window as (

@@ -162,6 +162,12 @@ final as (
         canceled_at_date,
         ended_at_date,
         rule,
+        -- what ingestion compares a row with the previous file date's by (warehouse mode)
+        raw.subscription_row_fingerprint(
+            customer_id_clean, status_canonical, trim(status), stops_involuntarily_flag,
+            try_cast(mrr_minor_units as bigint), currency_clean, nullif(trim(plan), ''),
+            started_at_date, canceled_at_date, ended_at_date, nullif(trim(cancel_reason), '')
+        ) as row_fingerprint,
         case rule
             when 'missing_subscription_id' then 'subscription_id'
             when 'missing_customer_id' then 'customer_id'

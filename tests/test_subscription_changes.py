@@ -1,0 +1,143 @@
+"""Warehouse mode stores each subscription's row only where it changes (raw.subscription_changes)
+and reads every row through the view raw.subscription_snapshots. These tests hold that storage
+to what storing every row gave: the same rows whatever order the windows are loaded in, after a
+corrected file, and when a warehouse built before change storage is converted."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from churn_pipeline import warehouse
+from tests.conftest import Project, sub
+from tests.reference.histories import random_history
+
+SNAPSHOT_VALUES = (  # the view's columns but the provenance, which names a version's first file
+    "snapshot_date, subscription_id, customer_id, status, status_raw, stops_involuntarily, "
+    "mrr_cents, currency, plan, started_at, canceled_at, ended_at, cancel_reason"
+)
+
+
+def _snapshot_rows(project: Project) -> list[tuple]:
+    return project.query(f"select {SNAPSHOT_VALUES} from raw.subscription_snapshots order by all")
+
+
+def _changes(project: Project) -> list[tuple]:
+    return project.query(
+        "select * exclude (source_file, source_row) from raw.subscription_changes order by all"
+    )
+
+
+def _write(project: Project, history: dict[date, list[dict[str, str]]]) -> list[date]:
+    for day, rows in history.items():
+        project.write_csv(day, rows)
+    return sorted(history)
+
+
+def test_windows_loaded_in_any_order_and_again_store_what_one_run_stores(
+    tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    history = random_history(1021)  # 44 quarantined rows, duplicated ids, gaps
+    for folder in ("one", "pieces", "lake"):
+        (tmp_path / folder).mkdir()
+    in_one_run = Project(tmp_path / "one", instance, quarantine_threshold=1.0)
+    in_pieces = Project(tmp_path / "pieces", instance, quarantine_threshold=1.0)
+    loaded = _write(in_pieces, history)
+    first, last = loaded[0], loaded[-1]
+    third = (last - first) // 3
+    middle_start, middle_end = first + third, first + 2 * third
+    late_start = middle_end + max(third // 2, timedelta(days=2))
+    in_pieces.run(middle_start, middle_end)
+    in_pieces.run(late_start, last)  # compared with the middle's last day, across a hole
+    in_pieces.run(first, middle_start)  # overlaps the middle's first day
+    in_pieces.run(middle_end + timedelta(days=1), late_start - timedelta(days=1))  # the hole
+    # a day inside the history sent again, corrected: one subscription gone, one repriced
+    corrected_day = next(d for d in loaded if middle_start < d < middle_end and len(history[d]) > 2)
+    corrected = [dict(row) for row in history[corrected_day][1:]]
+    corrected[0]["mrr"] = "123.45"
+    history[corrected_day] = corrected
+    in_pieces.write_csv(corrected_day, corrected)
+    in_pieces.run(corrected_day, corrected_day)
+
+    _write(in_one_run, history)
+    in_one_run.run(first, last)
+
+    assert _snapshot_rows(in_pieces) == _snapshot_rows(in_one_run)
+    assert _changes(in_pieces) == _changes(in_one_run)
+    rows = _snapshot_rows(in_one_run)
+    assert 3 * len(_changes(in_one_run)) < len(rows)  # and it stores a fraction of them
+    # every row of every file date is there, as storing every row gave (lake mode still does)
+    in_lake = Project(tmp_path / "lake", instance, quarantine_threshold=1.0)
+    in_lake.settings = replace(
+        in_lake.settings, storage="lake", lake_path=str(tmp_path / "lake" / "lake")
+    )
+    _write(in_lake, history)
+    in_lake.run(first, last)
+    assert _snapshot_rows(in_lake) == rows
+
+
+def test_a_subscription_that_leaves_and_returns_has_a_version_for_each_stay(
+    tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    project = Project(tmp_path, instance, quarantine_threshold=1.0)
+    project.write_csv("2025-01-01", [sub("a", "c1"), sub("b", "c2")])
+    project.write_csv("2025-01-02", [sub("a", "c1"), sub("b", "c2")])
+    project.write_csv("2025-01-03", [sub("b", "c2")])
+    project.write_csv("2025-01-05", [sub("a", "c1"), sub("b", "c2", mrr="oops")])  # a gap before
+    project.write_csv("2025-01-06", [sub("a", "c1"), sub("b", "c2")])
+    project.run("2025-01-01", "2025-01-06")
+    assert project.query(
+        "select changed_on, subscription_id, is_listed, valid_until, customer_id, mrr_cents "
+        "from raw.subscription_changes order by subscription_id, changed_on"
+    ) == [
+        (date(2025, 1, 1), "a", True, date(2025, 1, 3), "c1", 1000),
+        (date(2025, 1, 3), "a", False, date(2025, 1, 5), "c1", None),
+        (date(2025, 1, 5), "a", True, date(9999, 12, 31), "c1", 1000),
+        (date(2025, 1, 1), "b", True, date(2025, 1, 5), "c2", 1000),
+        (date(2025, 1, 5), "b", False, date(2025, 1, 6), "c2", None),  # quarantined: not listed
+        (date(2025, 1, 6), "b", True, date(9999, 12, 31), "c2", 1000),
+    ]
+    assert project.query(
+        "select snapshot_date, list(subscription_id order by subscription_id) "
+        "from raw.subscription_snapshots group by all order by all"
+    ) == [
+        (date(2025, 1, 1), ["a", "b"]),
+        (date(2025, 1, 2), ["a", "b"]),
+        (date(2025, 1, 3), ["b"]),
+        (date(2025, 1, 5), ["a"]),
+        (date(2025, 1, 6), ["a", "b"]),
+    ]
+
+
+def test_a_warehouse_that_stored_every_row_is_converted_once(
+    tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    project = Project(tmp_path, instance, quarantine_threshold=1.0)
+    history = random_history(10)
+    loaded = _write(project, history)
+    project.run(loaded[0], loaded[-1])
+    stored = project.query("select * from raw.subscription_changes order by all")
+    rows = project.query("select * from raw.subscription_snapshots order by all")
+    with duckdb.connect(str(project.settings.warehouse_path)) as conn:  # as before change storage
+        conn.execute("create table raw.every_row as select * from raw.subscription_snapshots")
+        conn.execute("drop view raw.subscription_snapshots")
+        conn.execute("drop table raw.subscription_changes")
+        conn.execute("alter table raw.every_row rename to subscription_snapshots")
+
+    with warehouse.open_warehouse(project.settings) as conn:
+        converted = conn.execute("select * from raw.subscription_changes order by all").fetchall()
+        assert converted == stored  # provenance included: each version's first row
+        assert (
+            conn.execute("select * from raw.subscription_snapshots order by all").fetchall() == rows
+        )
+        kinds = conn.execute(
+            "select table_type from information_schema.tables "
+            "where table_schema = 'raw' and table_name = 'subscription_snapshots'"
+        ).fetchall()
+        assert kinds == [("VIEW",)]
+    project.run(loaded[-1], loaded[-1])  # and the pipeline goes on from it
+    assert project.query("select * from raw.subscription_changes order by all") == stored
