@@ -24,6 +24,7 @@ class QueryCheck:
     name: str
     description: str
     sql_name: str  # sql/<sql_name>.sql returns the findings
+    lake_sql_name: str | None = None  # another query in lake mode, which stores every row
     severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR
     blocking: bool = True
     settings_params: dict[str, str] = field(default_factory=dict)  # parameter -> Settings field
@@ -47,7 +48,10 @@ class QueryCheck:
                 for name, attribute in self.settings_params.items()
             },
         }
-        cursor = warehouse.run(conn, settings, self.sql_name, params)
+        sql_name = self.sql_name
+        if settings.lake_mode and self.lake_sql_name is not None:
+            sql_name = self.lake_sql_name
+        cursor = warehouse.run(conn, settings, sql_name, params)
         columns = [d[0] for d in cursor.description]
         rows = cursor.fetchall()
         shown = [

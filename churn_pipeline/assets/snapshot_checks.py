@@ -30,6 +30,7 @@ def snapshot_checks() -> list[QueryCheck]:
             "Every loaded row has a subscription_id and a customer_id, and no subscription_id "
             "appears twice in one snapshot.",
             "checks/snapshot_key_violations",
+            lake_sql_name="lake/check_snapshot_key_violations",
         ),
         QueryCheck(
             SNAPSHOTS,
