@@ -112,7 +112,15 @@ def status_mapping_for(settings: Settings) -> list[StatusMappingRow]:
 CHUNK_DAYS = 31
 STAGED_ROW_BYTES = 1024
 MEMORY_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "PiB": 2**50}
-STAGING_TABLES = (  # besides `staged_rows` (snapshot_files.drop_staging)
+# a run window's results, gathered chunk by chunk (both storage modes)
+GATHERING_FILES = (
+    "staging/window_rejected_rows",
+    "staging/window_snapshot_deliveries",
+    "staging/view_known_snapshot_deliveries",
+)
+GATHERING_TABLES = ("window_rejected_rows", "window_snapshot_deliveries", "ingestion_window")
+GATHERING_VIEWS = ("known_snapshot_deliveries",)
+STAGING_TABLES = (  # per chunk, besides `staged_rows` (snapshot_files.drop_staging)
     "validated_rows",
     "changed_customer_of_record",
     "delivery_accounting",
@@ -139,9 +147,10 @@ def ingest_window(
     folder; when no later file exists the export is late or lost, and the run fails naming
     the expected file rather than treating every customer as churned.
 
-    One transaction: the window's rows are deleted, then its dates are staged, validated and
-    inserted a chunk at a time (`chunked`: so a multi-year backfill never holds every row as
-    text at once); a bad file anywhere rolls the whole window back.
+    The window's dates are staged, validated and compared a chunk at a time (`chunked`: so a
+    multi-year backfill never holds every row as text at once), gathering the results in temp
+    tables; then one transaction replaces the window's rows with them. A bad file anywhere
+    fails the run before anything is written.
 
     `for_lake`: `conn` is a lake run's in-memory database, which holds only this window. The
     history rule (a subscription keeps its customer_id) is then left to the lake's raw views,
@@ -159,29 +168,36 @@ def ingest_window(
     sources = [planned.source for planned in plan if planned.source is not None]
     chunks = chunked(plan, estimated_rows(conn, sources), _chunk_row_budget(conn))
     summary.chunks = len(chunks)
+    warehouse.table_from_rows(
+        conn, "ingestion_window", subscription_changes.WINDOW_COLUMNS, [(window_start, window_end)]
+    )
     try:
+        # Gathered chunk by chunk outside any transaction, so that each chunk's staging tables
+        # are freed when dropped (inside one, DuckDB keeps them until the commit: 145 MB a
+        # chunk at the benchmark's size); then stored in one transaction.
+        for name in GATHERING_FILES:
+            warehouse.run(conn, settings, name)
+        if for_lake:
+            warehouse.run(conn, settings, "staging/delete_subscription_snapshots_window", window)
+        else:
+            subscription_changes.prepare(conn, settings)
+        for chunk in chunks:
+            rejected_by_rule.update(
+                _ingest_chunk(conn, settings, chunk, ingested_at, summary, for_lake)
+            )
         with warehouse.transaction(conn):
-            boundary = None
-            if for_lake:
-                warehouse.run(
-                    conn, settings, "staging/delete_subscription_snapshots_window", window
-                )
-            else:
-                boundary = subscription_changes.delete_window(
-                    conn, settings, window_start, window_end
-                )
             warehouse.run(conn, settings, "staging/delete_rejected_rows_window", window)
             warehouse.run(conn, settings, "staging/delete_snapshot_deliveries_window", window)
-            for chunk in chunks:
-                rejected_by_rule.update(
-                    _ingest_chunk(conn, settings, chunk, ingested_at, summary, for_lake)
-                )
             if not for_lake:
-                subscription_changes.compare_boundary_again(conn, settings, boundary)
+                subscription_changes.store_window(conn, settings, window_start, window_end)
+            warehouse.run(conn, settings, "staging/store_window_rejected_rows")
+            warehouse.run(conn, settings, "staging/store_window_snapshot_deliveries")
     finally:
         drop_staging(conn)
         subscription_changes.drop_staging(conn)
-        for table in (*STAGING_TABLES, "status_mapping"):
+        for view in GATHERING_VIEWS:
+            conn.execute(f"drop view if exists {view}")
+        for table in (*STAGING_TABLES, *GATHERING_TABLES, "status_mapping"):
             conn.execute(f"drop table if exists {table}")
     refused = conn.execute(
         "select snapshot_date from raw.snapshot_deliveries where status = 'refused' "
@@ -286,10 +302,9 @@ def _ingest_chunk(
             warehouse.run(conn, settings, "staging/insert_subscription_snapshots")
         else:
             file_dates = [planned.snapshot_date for planned in chunk if planned.source is not None]
-            subscription_changes.insert_changes(
+            subscription_changes.gather_changes(
                 conn,
                 settings,
-                "staging/view_incoming_rows_of_chunk",
                 file_dates,
                 subscription_changes.previous_file_date(conn, chunk[0].snapshot_date),
             )
@@ -325,7 +340,7 @@ def _quarantine_changed_customers(
 ) -> None:
     """The history rule: needs the dates before the chunk, so it runs apart from the per-row rules."""
     previous = conn.execute(
-        "select max(snapshot_date) from raw.snapshot_deliveries "
+        "select max(snapshot_date) from known_snapshot_deliveries "
         "where snapshot_date < $day and rows_loaded > 0",
         {"day": first_day},
     ).fetchone()

@@ -33,8 +33,8 @@ class WarehouseMemoryError(RuntimeError):
 def memory_errors_explained(settings: Settings) -> Iterator[None]:
     """DuckDB's out-of-memory error, restated with the setting that bounds it and what to do.
 
-    DuckDB spills what it can to disk (`<warehouse>.tmp`); some work cannot spill (a chunk's
-    rows inside the ingestion transaction), and then it fails instead.
+    DuckDB spills what it can to disk (`<warehouse>.tmp`); some work cannot spill, and then it
+    fails instead.
     """
     try:
         yield

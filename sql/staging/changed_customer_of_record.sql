@@ -15,12 +15,12 @@
 -- The latest earlier row's customer is that of the subscription's latest change stored on or
 -- before $previous_loaded_date, the latest date before the chunk that has loaded rows (NULL
 -- when none): a change row that ends a listing keeps the customer of the last listed version,
--- so one pass over raw.subscription_changes (its changes, not every row) finds it for every
+-- so one pass over the known changes (known_subscription_changes: changes, not every row) finds it for every
 -- subscription, including one that comes back after a gap.
 create or replace temp table changed_customer_of_record as
 with customer_before_window as (
     select subscription_id, arg_max(customer_id, changed_on) as customer_id
-    from raw.subscription_changes
+    from known_subscription_changes
     where changed_on <= $previous_loaded_date
     group by subscription_id
 ),

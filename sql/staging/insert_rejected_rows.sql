@@ -1,6 +1,6 @@
 -- The rows of `validated_rows` that broke a rule, into the quarantine, quoting the texts
 -- they were staged with.
-insert into raw.rejected_rows
+insert into window_rejected_rows
 with rejected as (
     select
         validated_rows.snapshot_date_of_file,

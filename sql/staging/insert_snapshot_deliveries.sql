@@ -3,7 +3,7 @@
 -- share of rejected rows exceeds the threshold is `refused`: its rows stay in the tables
 -- for inspection, but movements treat the date as a gap, so a half-broken export never
 -- counts as customers lost.
-insert into raw.snapshot_deliveries
+insert into window_snapshot_deliveries
 select
     delivery_plan.snapshot_date,
     case

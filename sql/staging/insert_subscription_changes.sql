@@ -1,23 +1,33 @@
 -- The changes of `incoming_rows` (the clean rows of some file dates, listed with each one's
--- previous file date in `incoming_dates`) into raw.subscription_changes:
+-- previous file date in `incoming_dates`), as `new_subscription_changes`:
 -- - a listed row where the subscription's row differs from its row on the previous file date,
 --   or it had none there;
 -- - an unlisted row where the subscription was listed on the previous file date and is not on
 --   this one (absent from the file, or its row quarantined).
--- The first incoming date ($first_incoming_date) is compared with the stored versions valid on
--- $previous_file_date (NULL: nothing before); the others with the incoming rows. Each row is
--- compared with one other by fingerprint, in a hash join: no sort over the history.
-insert into raw.subscription_changes
-with stored_rows_on_previous_file_date as (
+-- The first incoming date ($first_incoming_date) is compared with each subscription's latest
+-- known change on or before $previous_file_date (NULL: nothing before), when it is listed; the
+-- others with the incoming rows. Each row is compared with one other by fingerprint, in a hash
+-- join: no sort over the history.
+create or replace temp table new_subscription_changes as
+with latest_known_change as (
+    select
+        subscription_id,
+        arg_max(is_listed, changed_on) as is_listed,
+        arg_max(customer_id, changed_on) as customer_id,
+        arg_max(row_fingerprint, changed_on) as row_fingerprint
+    from known_subscription_changes
+    where changed_on <= $previous_file_date
+    group by subscription_id
+),
+
+stored_rows_on_previous_file_date as (
     select
         cast($first_incoming_date as date) as snapshot_date,
         subscription_id,
         customer_id,
         row_fingerprint
-    from raw.subscription_changes
+    from latest_known_change
     where is_listed
-        and changed_on <= $previous_file_date
-        and valid_until > $previous_file_date
 ),
 
 incoming_rows_on_previous_file_date as (

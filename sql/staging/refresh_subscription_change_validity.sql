@@ -1,5 +1,6 @@
 -- Each version of the `touched_subscriptions` is valid until the subscription's next change
--- (9999-12-31 for its latest): run after changes are inserted or deleted.
+-- (9999-12-31 for its latest): run after changes are inserted or deleted. Empties
+-- `touched_subscriptions` is left to the caller.
 update raw.subscription_changes as change
 set valid_until = following_change.valid_until
 from (

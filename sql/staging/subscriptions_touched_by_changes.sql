@@ -1,5 +1,5 @@
--- The subscriptions with a change on the dates just inserted (`incoming_dates`).
-create or replace temp table touched_subscriptions as
+-- The subscriptions with a change just stored (`new_subscription_changes`), added to those whose
+-- versions' valid_until is recomputed next.
+insert into touched_subscriptions
 select distinct subscription_id
-from raw.subscription_changes
-where changed_on in (select snapshot_date from incoming_dates)
+from new_subscription_changes
