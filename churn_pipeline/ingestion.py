@@ -299,6 +299,7 @@ def _ingest_chunk(
         warehouse.table_from_rows(conn, "delivery_plan", DELIVERY_PLAN_COLUMNS, plan_rows)
 
         if for_lake:
+            warehouse.run(conn, settings, "staging/view_incoming_rows_of_chunk")
             warehouse.run(conn, settings, "staging/insert_subscription_snapshots")
         else:
             file_dates = [planned.snapshot_date for planned in chunk if planned.source is not None]

@@ -22,6 +22,7 @@ with customer_before_window as (
     select subscription_id, arg_max(customer_id, changed_on) as customer_id
     from known_subscription_changes
     where changed_on <= $previous_loaded_date
+        and subscription_id in (select subscription_id_clean from validated_rows where rule is null)
     group by subscription_id
 ),
 

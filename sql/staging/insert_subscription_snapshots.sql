@@ -1,20 +1,5 @@
--- The clean rows of `validated_rows` into the canonical snapshot table.
+-- Lake mode: a chunk's clean rows, canonical (view_incoming_rows_of_chunk.sql), into the
+-- loading database's every-row table.
 insert into raw.subscription_snapshots
-select
-    snapshot_date_of_file as snapshot_date,
-    subscription_id_clean as subscription_id,
-    customer_id_clean as customer_id,
-    status_canonical as status,
-    status_raw_clean as status_raw,
-    stops_involuntarily_flag as stops_involuntarily,
-    cast(mrr_minor_units as bigint) as mrr_cents,
-    currency_clean as currency,
-    plan_clean as plan,
-    started_at_date as started_at,
-    canceled_at_date as canceled_at,
-    ended_at_date as ended_at,
-    cancel_reason_clean as cancel_reason,
-    source_file,
-    source_row
-from validated_rows
-where rule is null
+select * exclude (row_fingerprint)
+from incoming_rows

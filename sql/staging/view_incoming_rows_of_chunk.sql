@@ -1,4 +1,5 @@
--- What insert_subscription_changes.sql compares: a chunk's clean rows, canonical.
+-- What insert_subscription_changes.sql compares (and lake mode's insert_subscription_snapshots.sql
+-- stores): a chunk's clean rows, canonical.
 create or replace temp view incoming_rows as
 select
     snapshot_date_of_file as snapshot_date,
