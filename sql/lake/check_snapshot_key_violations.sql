@@ -35,5 +35,5 @@ duplicate_keys as (
 select * from null_keys
 union all
 select * from duplicate_keys
-order by snapshot_date, subscription_id
+order by snapshot_date, subscription_id, problem
 limit 50
