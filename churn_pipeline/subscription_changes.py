@@ -69,10 +69,7 @@ def store_window(
         warehouse.run(conn, settings, "staging/subscription_rows_after_window", params)
     warehouse.run(conn, settings, "staging/subscriptions_touched_by_window", params)
     warehouse.run(conn, settings, "staging/delete_subscription_changes_window", params)
-    conn.execute(
-        "create or replace temp table new_subscription_changes as "
-        "select * from window_subscription_changes"
-    )
+    warehouse.run(conn, settings, "staging/new_subscription_changes_of_window")
     _store_new_changes(conn, settings)
     if boundary is not None:
         _compare(

@@ -21,7 +21,7 @@ from churn_pipeline.snapshot_files import (
     drop_staging,
     stage_sources,
 )
-from tests.conftest import Project, sub
+from tests.conftest import Project, days, sub
 
 
 def loaded(project: Project, columns: str = "subscription_id, status, mrr_cents") -> list[tuple]:
@@ -496,6 +496,28 @@ def test_failed_run_leaves_the_previous_data(project: Project) -> None:
     with pytest.raises(RunFailedError, match="not UTF-8"):
         project.run("2025-01-01", "2025-01-01")
     assert loaded(project) == [("a", "active", 1000)]
+
+
+def test_a_bad_file_in_a_later_chunk_writes_nothing_of_the_window(project: Project) -> None:
+    """A window is validated chunk by chunk outside any transaction and stored in one: a file
+    broken in its second chunk leaves every table as the last good run left it, the first
+    chunk's corrected day included."""
+    window = days("2025-01-01", "2025-02-04")  # 35 dates: two chunks of at most 31
+    for day in window:
+        project.write_csv(day, [sub("a", "c1", "active", "10")])
+    project.run(window[0], window[-1])
+    before = {
+        table: project.query(f"select * from {table} order by all")
+        for table in ("raw.subscription_changes", "raw.snapshot_deliveries", "raw.rejected_rows")
+    }
+    project.write_csv(window[0], [sub("a", "c1", "active", "12"), sub("b", "c2", "active", "x")])
+    (project.landing / f"{window[-2]}.csv").write_bytes(
+        b"subscription_id,customer_id,status,mrr\ns1,c1,active,\xe9\n"
+    )
+    with pytest.raises(RunFailedError, match="not UTF-8"):
+        project.run(window[0], window[-1])
+    for table, rows in before.items():
+        assert project.query(f"select * from {table} order by all") == rows, table
 
 
 def test_two_files_for_one_date_are_refused(project: Project) -> None:

@@ -65,6 +65,7 @@ compared_rows as (
         coalesce(incoming.snapshot_date, previous.snapshot_date) as changed_on,
         coalesce(incoming.subscription_id, previous.subscription_id) as subscription_id,
         incoming.subscription_id is not null as is_listed,
+        date '9999-12-31' as valid_until,  -- set by refresh_subscription_change_validity.sql
         coalesce(incoming.customer_id, previous.customer_id) as customer_id,
         incoming.status,
         incoming.status_raw,
@@ -86,23 +87,4 @@ compared_rows as (
     where incoming.row_fingerprint is distinct from previous.row_fingerprint
 )
 
-select
-    changed_on,
-    subscription_id,
-    is_listed,
-    date '9999-12-31' as valid_until,
-    customer_id,
-    status,
-    status_raw,
-    stops_involuntarily,
-    mrr_cents,
-    currency,
-    plan,
-    started_at,
-    canceled_at,
-    ended_at,
-    cancel_reason,
-    source_file,
-    source_row,
-    row_fingerprint
-from compared_rows
+select * from compared_rows

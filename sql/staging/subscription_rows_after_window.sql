@@ -5,21 +5,7 @@
 create or replace temp table subscription_rows_after_window as
 select
     cast($boundary_date as date) as snapshot_date,
-    subscription_id,
-    customer_id,
-    status,
-    status_raw,
-    stops_involuntarily,
-    mrr_cents,
-    currency,
-    plan,
-    started_at,
-    canceled_at,
-    ended_at,
-    cancel_reason,
-    source_file,
-    source_row,
-    row_fingerprint
+    * exclude (changed_on, is_listed, valid_until)
 from raw.subscription_changes
 where is_listed
     and changed_on <= $boundary_date

@@ -2,21 +2,7 @@
 -- converted: every row of its old table (renamed raw.subscription_snapshots_before_changes).
 create or replace temp view incoming_rows as
 select
-    snapshot_date,
-    subscription_id,
-    customer_id,
-    status,
-    status_raw,
-    stops_involuntarily,
-    mrr_cents,
-    currency,
-    plan,
-    started_at,
-    canceled_at,
-    ended_at,
-    cancel_reason,
-    source_file,
-    source_row,
+    *,
     raw.subscription_row_fingerprint(
         customer_id, status, status_raw, stops_involuntarily, mrr_cents, currency, plan,
         started_at, canceled_at, ended_at, cancel_reason
