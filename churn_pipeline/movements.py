@@ -40,14 +40,13 @@ class WindowStep:
         return self.sql.split("/")[1]
 
 
-def window_steps(settings: Settings) -> tuple[WindowStep, ...]:
-    """Lake mode keeps the window's subscription states as a table (its Parquet read once)."""
-    states = (
-        WindowStep("lake/window_subscription_states")
-        if settings.lake_mode
-        else WindowStep("core/window_subscription_states", "view")
-    )
-    return (
+def window_steps(every_customer: bool) -> tuple[WindowStep, ...]:
+    """With `every_customer`, every customer's state on every date of the window is computed
+    and compared (lake mode: the lake stores every row, not changes; sql/lake/). Otherwise only
+    the customers whose subscriptions changed between two snapshots are
+    (core/window_compared_customers.sql): warehouse mode, where the changes are stored. Both
+    give the same log; tests/test_subscription_changes.py holds them to it."""
+    shared_before = (
         WindowStep("core/window_snapshot_pairs"),
         WindowStep("core/window_snapshot_dates"),
         WindowStep("core/window_snapshot_range", "variable"),
@@ -55,12 +54,31 @@ def window_steps(settings: Settings) -> tuple[WindowStep, ...]:
         WindowStep("core/window_past_due_subscriptions"),
         WindowStep("core/window_carried_forward_rows"),
         WindowStep("core/past_due_spells"),
-        WindowStep("core/window_subscription_state_rows", "view"),
-        states,
-        WindowStep("core/window_customer_states"),
+    )
+    shared_after = (
         WindowStep("core/window_active_customers"),
         WindowStep("core/window_movements"),
         WindowStep("core/window_churn_details"),
+    )
+    if every_customer:
+        return (
+            *shared_before,
+            WindowStep("lake/window_listed_rows", "view"),
+            WindowStep("core/window_subscription_state_rows", "view"),
+            WindowStep("lake/window_subscription_states"),
+            WindowStep("core/window_customer_states"),
+            WindowStep("lake/window_compared_customers"),
+            *shared_after,
+        )
+    return (
+        *shared_before,
+        WindowStep("core/window_compared_customers"),
+        WindowStep("core/window_compared_customer_dates"),
+        WindowStep("core/window_listed_rows", "view"),
+        WindowStep("core/window_subscription_state_rows", "view"),
+        WindowStep("core/window_subscription_states", "view"),
+        WindowStep("core/window_customer_states"),
+        *shared_after,
     )
 
 
@@ -108,7 +126,9 @@ def _definition_fingerprint(sql_dir: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def derive_movements(conn: duckdb.DuckDBPyConnection, settings: Settings) -> MovementSummary:
+def derive_movements(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, every_customer: bool | None = None
+) -> MovementSummary:
     """Re-derive the log from the earliest changed snapshot date, WINDOW_DAYS at a time.
 
     Each window is the nightly path over more days, committed on its own: the next one starts
@@ -116,9 +136,10 @@ def derive_movements(conn: duckdb.DuckDBPyConnection, settings: Settings) -> Mov
     windows leaves a consistent log up to the last committed one, and re-running continues.
     Windows keep the per-customer-and-date hash tables of a multi-year history small enough
     to stay in memory (one window over 64M rows spilled and took 5 times as long as 3 times
-    fewer rows).
+    fewer rows). `every_customer` (default: lake mode) picks the window steps; see window_steps.
     """
     key = settings_key(settings)
+    steps = window_steps(settings.lake_mode if every_customer is None else every_customer)
     recomputed_from = None
     snapshot_pairs = 0
     movements: Counter[str] = Counter()
@@ -133,7 +154,7 @@ def derive_movements(conn: duckdb.DuckDBPyConnection, settings: Settings) -> Mov
             if previous_end is None:
                 warehouse.run(conn, settings, DERIVATION_STEP.sql)
             window_end = _window_end(window_start)
-            pairs, counts = _derive_window(conn, settings, key, window_start, window_end)
+            pairs, counts = _derive_window(conn, settings, key, window_start, window_end, steps)
             recomputed_from = recomputed_from or window_start
             snapshot_pairs += pairs
             movements.update(counts)
@@ -162,6 +183,7 @@ def _derive_window(
     key: str,
     window_start: date,
     window_end: date,
+    steps: tuple[WindowStep, ...],
 ) -> tuple[int, dict[str, int]]:
     params = {
         "window_start": window_start,
@@ -169,7 +191,6 @@ def _derive_window(
         "grace_days": settings.past_due_grace_days,
         "settings_key": key,
     }
-    steps = window_steps(settings)
     try:
         for step in steps:
             warehouse.run(conn, settings, step.sql, params)

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
 
-from churn_pipeline import warehouse
+from churn_pipeline import movements, warehouse
 from tests.conftest import Project, sub
 from tests.reference.histories import random_history
 
@@ -38,6 +39,86 @@ def _write(project: Project, history: dict[date, list[dict[str, str]]]) -> list[
     return sorted(history)
 
 
+def _run_in_pieces_with_a_correction(
+    project: Project, history: dict[date, list[dict[str, str]]]
+) -> None:
+    """Runs the written history in four overlapping windows out of order, then sends a day
+    inside it again, corrected (one subscription gone, one repriced; `history` gets it too)."""
+    loaded = sorted(history)
+    first, last = loaded[0], loaded[-1]
+    third = (last - first) // 3
+    middle_start, middle_end = first + third, first + 2 * third
+    late_start = middle_end + max(third // 2, timedelta(days=2))
+    project.run(middle_start, middle_end)
+    project.run(late_start, last)  # compared with the middle's last day, across a hole
+    project.run(first, middle_start)  # overlaps the middle's first day
+    project.run(middle_end + timedelta(days=1), late_start - timedelta(days=1))  # the hole
+    corrected_day = next(d for d in loaded if middle_start < d < middle_end and len(history[d]) > 2)
+    corrected = [dict(row) for row in history[corrected_day][1:]]
+    corrected[0]["mrr"] = "123.45"
+    history[corrected_day] = corrected
+    project.write_csv(corrected_day, corrected)
+    project.run(corrected_day, corrected_day)
+
+
+def _movement_logs(project: Project) -> tuple[list[tuple], list[tuple]]:
+    """The movement log the runs derived (comparing only the customers whose subscriptions
+    changed), and the one comparing every customer on every date of the same warehouse."""
+    with warehouse.open_warehouse(project.settings) as conn:
+        derived = conn.execute("select * from core.customer_movements order by all").fetchall()
+        conn.execute("delete from core.movement_inputs")  # re-derive the whole history
+        movements.derive_movements(conn, project.settings, every_customer=True)
+        every = conn.execute("select * from core.customer_movements order by all").fetchall()
+    return derived, every
+
+
+@pytest.mark.parametrize(
+    ("seed", "grace_days"),
+    [
+        (1021, None),  # 44 quarantined rows (carried forward), duplicated ids, gaps
+        (2004, 3),  # grace days end between two snapshots without a changed row
+        (3018, 0),  # past due never pays
+    ],
+)
+def test_comparing_only_changed_customers_gives_the_log_of_comparing_every_customer(
+    tmp_path: Path, instance: dg.DagsterInstance, seed: int, grace_days: int | None
+) -> None:
+    project = Project(tmp_path, instance, quarantine_threshold=1.0, past_due_grace_days=grace_days)
+    history = random_history(seed)
+    _write(project, history)
+    _run_in_pieces_with_a_correction(project, history)
+
+    derived, every = _movement_logs(project)
+
+    assert derived == every
+    kinds = {row[4] for row in derived}
+    assert {"opening", "churn", "expansion", "contraction"} <= kinds, kinds
+
+
+def test_a_subscription_whose_versions_name_two_customers_moves_between_them(
+    project: Project,
+) -> None:
+    # Day 3 loaded first names customer A; days 1-2, loaded after it, name B. Warehouse mode
+    # keeps day 3's decision (metric decision 27), so the subscription's versions name B, then
+    # A: B loses it on day 3 although only A's version starts there.
+    project.write_csv("2025-01-01", [sub("s1", "B"), sub("s2", "C")])
+    project.write_csv("2025-01-02", [sub("s1", "B"), sub("s2", "C")])
+    project.write_csv("2025-01-03", [sub("s1", "A"), sub("s2", "C")])
+    project.run("2025-01-03", "2025-01-03")
+    project.run("2025-01-01", "2025-01-02")
+
+    assert project.query(
+        "select changed_on, customer_id from raw.subscription_changes "
+        "where subscription_id = 's1' order by changed_on"
+    ) == [(date(2025, 1, 1), "B"), (date(2025, 1, 3), "A")]
+    assert [(m["customer_id"], m["movement"], m["movement_date"]) for m in project.movements()] == [
+        ("A", "new", date(2025, 1, 3)),
+        ("B", "churn", date(2025, 1, 3)),
+    ]
+    derived, every = _movement_logs(project)
+    assert derived == every
+
+
 def test_windows_loaded_in_any_order_and_again_store_what_one_run_stores(
     tmp_path: Path, instance: dg.DagsterInstance
 ) -> None:
@@ -48,20 +129,7 @@ def test_windows_loaded_in_any_order_and_again_store_what_one_run_stores(
     in_pieces = Project(tmp_path / "pieces", instance, quarantine_threshold=1.0)
     loaded = _write(in_pieces, history)
     first, last = loaded[0], loaded[-1]
-    third = (last - first) // 3
-    middle_start, middle_end = first + third, first + 2 * third
-    late_start = middle_end + max(third // 2, timedelta(days=2))
-    in_pieces.run(middle_start, middle_end)
-    in_pieces.run(late_start, last)  # compared with the middle's last day, across a hole
-    in_pieces.run(first, middle_start)  # overlaps the middle's first day
-    in_pieces.run(middle_end + timedelta(days=1), late_start - timedelta(days=1))  # the hole
-    # a day inside the history sent again, corrected: one subscription gone, one repriced
-    corrected_day = next(d for d in loaded if middle_start < d < middle_end and len(history[d]) > 2)
-    corrected = [dict(row) for row in history[corrected_day][1:]]
-    corrected[0]["mrr"] = "123.45"
-    history[corrected_day] = corrected
-    in_pieces.write_csv(corrected_day, corrected)
-    in_pieces.run(corrected_day, corrected_day)
+    _run_in_pieces_with_a_correction(in_pieces, history)
 
     _write(in_one_run, history)
     in_one_run.run(first, last)

@@ -1,44 +1,23 @@
--- One movement per customer and snapshot pair whose state changed (METRICS.md §3), from a
--- full outer join of the active customers on the previous and the current snapshot.
+-- One movement per customer and snapshot pair whose state changed (METRICS.md §3): each
+-- compared customer's active state on the previous and on the current snapshot.
 create or replace temp table window_movements as
-with state_before as (
+with compared as (
     select
-        pairs.snapshot_date as observed_on,
-        pairs.previous_snapshot_date,
-        active.customer_id,
-        active.mrr_cents as mrr_before
-    from window_snapshot_pairs as pairs
-    inner join window_active_customers as active
-        on active.snapshot_date = pairs.previous_snapshot_date
-),
-
-state_after as (
-    select
-        pairs.snapshot_date as observed_on,
-        pairs.previous_snapshot_date,
-        active.customer_id,
-        active.mrr_cents as mrr_after,
-        active.first_activation_date
-    from window_snapshot_pairs as pairs
-    inner join window_active_customers as active
-        on active.snapshot_date = pairs.snapshot_date
-),
-
-compared as (
-    select
-        coalesce(state_before.observed_on, state_after.observed_on) as observed_on,
-        coalesce(state_before.previous_snapshot_date, state_after.previous_snapshot_date)
-            as previous_snapshot_date,
-        coalesce(state_before.customer_id, state_after.customer_id) as customer_id,
-        state_before.mrr_before,
-        state_after.mrr_after,
+        compared.observed_on,
+        compared.previous_snapshot_date,
+        compared.customer_id,
+        state_before.mrr_cents as mrr_before,
+        state_after.mrr_cents as mrr_after,
         state_after.first_activation_date,
         state_before.customer_id is not null as was_active,
         state_after.customer_id is not null as is_active
-    from state_before
-    full outer join state_after
-        on state_before.observed_on = state_after.observed_on
-        and state_before.customer_id = state_after.customer_id
+    from window_compared_customers as compared
+    left join window_active_customers as state_before
+        on state_before.snapshot_date = compared.previous_snapshot_date
+        and state_before.customer_id = compared.customer_id
+    left join window_active_customers as state_after
+        on state_after.snapshot_date = compared.observed_on
+        and state_after.customer_id = compared.customer_id
 ),
 
 classified as (
@@ -53,6 +32,7 @@ classified as (
             when mrr_after < mrr_before then 'contraction'
         end as movement
     from compared
+    where was_active or is_active
 )
 
 select * from classified

@@ -1,44 +1,15 @@
 -- Subscription state on each snapshot date the window needs (METRICS.md §2):
 -- paying = active or past_due with MRR > 0 (past_due only within the grace days when
 -- set); held = paused. A subscription whose row was quarantined on a date has not ended:
--- it keeps its state of the previous snapshot (METRICS.md §1, window_carried_forward_rows),
--- past-due spell included. Read through window_subscription_states (a view in warehouse mode, a
--- table in lake mode).
+-- it keeps its state of the previous snapshot (METRICS.md §1, window_carried_forward_rows,
+-- part of window_listed_rows), past-due spell included. Read through
+-- window_subscription_states (a view in warehouse mode, a table in lake mode).
 create or replace temp view window_subscription_state_rows as
-with loaded_rows as (
+with with_past_due_spell as (
     select
-        snapshot_date,
-        subscription_id,
-        customer_id,
-        status,
-        stops_involuntarily,
-        mrr_cents,
-        cancel_reason,
-        canceled_at,
-        ended_at
-    from raw.subscription_snapshots
-    where snapshot_date between getvariable('window_snapshot_range').first
-        and getvariable('window_snapshot_range').last
-        and snapshot_date in (select snapshot_date from window_snapshot_dates)
-),
-
-carried_forward_rows as (
-    select *
-    from window_carried_forward_rows
-    where snapshot_date in (select snapshot_date from window_snapshot_dates)
-),
-
-subscriptions as (
-    select * from loaded_rows
-    union all by name
-    select * from carried_forward_rows
-),
-
-with_past_due_spell as (
-    select
-        subscriptions.*,
+        listed.*,
         past_due_spells.grace_ends_on
-    from subscriptions
+    from window_listed_rows as listed
     left join past_due_spells using (snapshot_date, subscription_id)
 ),
 
