@@ -120,8 +120,13 @@ GATHERING_FILES = (
 )
 GATHERING_TABLES = ("window_rejected_rows", "window_snapshot_deliveries", "ingestion_window")
 GATHERING_VIEWS = ("known_snapshot_deliveries",)
-STAGING_TABLES = (  # per chunk, besides `staged_rows` (snapshot_files.drop_staging)
-    "validated_rows",
+STAGING_VIEWS = ("validated_rows",)  # per chunk, besides `staged_rows` (snapshot_files)
+STAGING_TABLES = (
+    "validated_representatives",
+    "rows_to_validate",
+    "validation_representatives",
+    "duplicated_subscription_keys",
+    "row_texts",
     "changed_customer_of_record",
     "delivery_accounting",
     "delivery_plan",
@@ -193,11 +198,11 @@ def ingest_window(
             warehouse.run(conn, settings, "staging/store_window_rejected_rows")
             warehouse.run(conn, settings, "staging/store_window_snapshot_deliveries")
     finally:
-        drop_staging(conn)
+        _drop_chunk_tables(conn)
         subscription_changes.drop_staging(conn)
         for view in GATHERING_VIEWS:
             conn.execute(f"drop view if exists {view}")
-        for table in (*STAGING_TABLES, *GATHERING_TABLES, "status_mapping"):
+        for table in (*GATHERING_TABLES, "status_mapping"):
             conn.execute(f"drop table if exists {table}")
     refused = conn.execute(
         "select snapshot_date from raw.snapshot_deliveries where status = 'refused' "
@@ -290,7 +295,7 @@ def _ingest_chunk(
         "max_mrr_minor_units": settings.max_mrr * 10**settings.currency_exponent,
     }
     with staged.read_errors_named():
-        warehouse.run(conn, settings, "staging/validated_rows", params)
+        _validate(conn, settings, params)
         if for_lake:
             warehouse.run(conn, settings, "lake/insert_lake_row_texts")
         else:
@@ -330,10 +335,32 @@ def _ingest_chunk(
             "select rule, count(*) from validated_rows where rule is not null group by rule"
         ).fetchall()
     )
+    _drop_chunk_tables(conn)
+    return {str(rule): int(count) for rule, count in by_rule.items()}
+
+
+def _validate(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, params: dict[str, object]
+) -> None:
+    """`validated_rows`: every staged row's canonical values and first broken rule, validating
+    one row per subscription and distinct text (staging/validation_representatives.sql)."""
+    for name in (
+        "staging/row_texts",
+        "staging/duplicated_subscription_keys",
+        "staging/validation_representatives",
+        "staging/rows_to_validate",
+    ):
+        warehouse.run(conn, settings, name)
+    warehouse.run(conn, settings, "staging/validated_representatives", params)
+    warehouse.run(conn, settings, "staging/view_validated_rows")
+
+
+def _drop_chunk_tables(conn: duckdb.DuckDBPyConnection) -> None:
     drop_staging(conn)
+    for view in STAGING_VIEWS:
+        conn.execute(f"drop view if exists {view}")
     for table in STAGING_TABLES:
         conn.execute(f"drop table if exists {table}")
-    return {str(rule): int(count) for rule, count in by_rule.items()}
 
 
 def _quarantine_changed_customers(

@@ -47,7 +47,7 @@ RAW_TABLE_FILES = (
     "schema/raw_subscription_snapshots",
     *warehouse.RAW_TABLE_FILES,
     "schema/macro_raw_row_json",
-    "schema/macro_subscription_row_fingerprint",  # validated_rows.sql computes it
+    "schema/macro_subscription_row_fingerprint",  # validated_representatives.sql computes it
     "lake/lake_row_texts",
 )
 # the views (and two small tables) that make the lake look like warehouse mode's raw

@@ -190,6 +190,49 @@ def test_rows_that_break_rules_are_quarantined_and_counted(project: Project) -> 
     ) == [(11, 1, 10)]
 
 
+def test_rows_of_one_text_share_a_result_but_keep_their_own_row(project: Project) -> None:
+    # Validation reads one row per subscription and text: every other row of that text must
+    # get its result, a key duplicated on one date must still be set aside there, and each
+    # rejected row must quote its own file, row and texts.
+    project.settings = replace(project.settings, quarantine_threshold=1.0)
+    for day in ("2025-01-01", "2025-01-02", "2025-01-03"):
+        rows = [sub("ok", "c1"), sub("bad", "c2", mrr="ten"), sub(" pad ", "c3", "active", "7")]
+        if day == "2025-01-02":
+            rows = [sub("x", "c4"), *rows, sub("ok", "c1")]  # "ok" twice, same text
+        project.write_csv(day, rows)
+    project.run("2025-01-01", "2025-01-03")
+
+    assert project.query(
+        "select snapshot_date, source_row, subscription_id, value, rule, raw_row like '%ten%' "
+        "from raw.rejected_rows order by all"
+    ) == [
+        (date(2025, 1, 1), 2, "bad", "ten", "invalid_mrr", True),
+        (date(2025, 1, 2), 2, "ok", "ok", "duplicate_subscription_id", False),
+        (date(2025, 1, 2), 3, "bad", "ten", "invalid_mrr", True),
+        (date(2025, 1, 2), 5, "ok", "ok", "duplicate_subscription_id", False),
+        (date(2025, 1, 3), 2, "bad", "ten", "invalid_mrr", True),
+    ]
+    assert project.query(
+        "select snapshot_date, subscription_id, mrr_cents from raw.subscription_snapshots "
+        "order by all"
+    ) == [
+        (date(2025, 1, 1), "ok", 1000),
+        (date(2025, 1, 1), "pad", 700),
+        (date(2025, 1, 2), "pad", 700),
+        (date(2025, 1, 2), "x", 1000),
+        (date(2025, 1, 3), "ok", 1000),
+        (date(2025, 1, 3), "pad", 700),
+    ]
+    assert project.query(
+        "select snapshot_date, rows_read, rows_loaded, rows_rejected from raw.snapshot_deliveries "
+        "order by all"
+    ) == [
+        (date(2025, 1, 1), 3, 2, 1),
+        (date(2025, 1, 2), 5, 2, 3),
+        (date(2025, 1, 3), 3, 2, 1),
+    ]
+
+
 def test_same_partition_twice_gives_identical_tables(project: Project) -> None:
     project.write_csv("2025-01-01", [sub("a", "c1"), sub("b", "c2", "paused", "3.50")])
     project.write_csv("2025-01-02", [sub("a", "c1", "active", "12.00")])

@@ -1,22 +1,11 @@
--- Every staged row with its canonical values and the first validation rule it breaks
--- (NULL when it is clean). Reads `staged_rows` (a temp view: the CSV rows' table and the
--- Parquet files themselves, see snapshot_files.py) and the temp table `status_mapping`; one row
--- per staged row, keyed like it by (snapshot_date_of_file, source_file, source_row).
-create or replace temp table validated_rows as
+-- The rows of `rows_to_validate` (one per subscription and row text, and every row of a
+-- duplicated key) with their canonical values and the first validation rule each breaks
+-- (NULL when it is clean); view_validated_rows.sql gives every staged row its result. Reads
+-- the temp table `status_mapping` too; one row per row to validate, keyed like it by
+-- (snapshot_date_of_file, source_file, source_row).
+create or replace temp table validated_representatives as
 with staged as (
-    select * from staged_rows
-),
-
--- (date, subscription_id) keys staged more than once: a small aggregate joined back, where a
--- window count over every staged row carried all ~30 columns through a partitioned sort
-duplicated_subscription_ids as (
-    select
-        snapshot_date_of_file,
-        nullif(trim(subscription_id), '') as subscription_id_clean,
-        count(*) as copies_of_subscription_id
-    from staged_rows  -- not the CTE `staged`: a second reader would make DuckDB materialise it
-    group by all
-    having count(*) > 1
+    select * from rows_to_validate
 ),
 
 status_mapping_lookup as (
@@ -115,10 +104,8 @@ with_minor_units as (
                 round(mrr_decimal * case $currency_exponent when 0 then 1 when 1 then 10 when 2 then 100 else 1000 end)
                 as hugeint
             )
-        end as mrr_minor_units,
-        coalesce(duplicated_subscription_ids.copies_of_subscription_id, 1) as copies_of_subscription_id
+        end as mrr_minor_units
     from cleaned
-    left join duplicated_subscription_ids using (snapshot_date_of_file, subscription_id_clean)
 ),
 
 first_broken_rule as (
@@ -136,7 +123,7 @@ first_broken_rule as (
             when started_at_text is not null and started_at_date is null then 'invalid_started_at'
             when canceled_at_text is not null and canceled_at_date is null then 'invalid_canceled_at'
             when ended_at_text is not null and ended_at_date is null then 'invalid_ended_at'
-            when copies_of_subscription_id > 1 then 'duplicate_subscription_id'
+            when is_duplicated then 'duplicate_subscription_id'
         end as rule
     from with_minor_units
 ),
@@ -149,6 +136,8 @@ final as (
         snapshot_date_of_file,
         source_file,
         source_row,
+        text_hash,
+        is_duplicated,
         subscription_id_clean,
         customer_id_clean,
         status_canonical,

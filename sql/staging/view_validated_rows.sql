@@ -1,0 +1,28 @@
+-- Every staged row with its canonical values and the first rule it breaks, as if validated
+-- one by one: a row of a duplicated key has its own result, any other row its text's
+-- representative's (validation_representatives.sql). Read by the accounting, the change
+-- comparison, the quarantine and lake mode's insert.
+create or replace temp view validated_rows as
+with rows_of_a_representative as (
+    select
+        row_texts.snapshot_date_of_file,
+        row_texts.source_file,
+        row_texts.source_row,
+        validated.* exclude (snapshot_date_of_file, source_file, source_row)
+    from row_texts
+    anti join duplicated_subscription_keys using (snapshot_date_of_file, subscription_id_clean)
+    inner join validated_representatives as validated
+        on validated.subscription_id_clean is not distinct from row_texts.subscription_id_clean
+        and validated.text_hash = row_texts.text_hash
+        and not validated.is_duplicated
+),
+
+rows_validated_alone as (
+    select *
+    from validated_representatives
+    where is_duplicated
+)
+
+select * exclude (text_hash, is_duplicated) from rows_of_a_representative
+union all
+select * exclude (text_hash, is_duplicated) from rows_validated_alone
