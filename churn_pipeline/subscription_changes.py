@@ -27,6 +27,7 @@ WINDOW_COLUMNS = (("window_start", "date"), ("window_end", "date"))
 LEGACY_ROW_TABLE = "subscription_snapshots_before_changes"
 STAGING_TABLES = (
     "incoming_dates",
+    "state_before_incoming",
     "new_subscription_changes",
     "touched_subscriptions",
     "subscription_rows_after_window",
@@ -48,9 +49,13 @@ def gather_changes(
     file_dates: Sequence[date],
     previous: date | None,
 ) -> None:
-    """A chunk's changes (its clean rows in `validated_rows`) into the window's gathered ones."""
-    if _compare(conn, settings, "staging/view_incoming_rows_of_chunk", file_dates, previous):
-        warehouse.run(conn, settings, "staging/gather_new_subscription_changes")
+    """A chunk's changes (its validated staged rows) into the window's gathered ones, found
+    from runs of equal rows rather than row by row (insert_subscription_changes_of_chunk.sql)."""
+    if not file_dates:
+        return
+    _prepare_comparison(conn, settings, file_dates, previous)
+    warehouse.run(conn, settings, "staging/insert_subscription_changes_of_chunk")
+    warehouse.run(conn, settings, "staging/gather_new_subscription_changes")
 
 
 def store_window(
@@ -136,6 +141,24 @@ def _compare(
     if not file_dates:
         return False
     warehouse.run(conn, settings, incoming_view)
+    _prepare_comparison(conn, settings, file_dates, previous)
+    warehouse.run(
+        conn,
+        settings,
+        "staging/insert_subscription_changes",
+        {"first_incoming_date": file_dates[0]},
+    )
+    conn.execute("drop view if exists incoming_rows")
+    return True
+
+
+def _prepare_comparison(
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    file_dates: Sequence[date],
+    previous: date | None,
+) -> None:
+    """`incoming_dates` (each file date with the one before it) and the state they start from."""
     previous_dates = [previous, *file_dates[:-1]]
     warehouse.table_from_rows(
         conn,
@@ -143,14 +166,7 @@ def _compare(
         INCOMING_DATES_COLUMNS,
         list(zip(file_dates, previous_dates, strict=True)),
     )
-    warehouse.run(
-        conn,
-        settings,
-        "staging/insert_subscription_changes",
-        {"first_incoming_date": file_dates[0], "previous_file_date": previous},
-    )
-    conn.execute("drop view if exists incoming_rows")
-    return True
+    warehouse.run(conn, settings, "staging/state_before_incoming", {"previous_file_date": previous})
 
 
 def _store_new_changes(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:

@@ -119,6 +119,63 @@ def test_a_subscription_whose_versions_name_two_customers_moves_between_them(
     assert derived == every
 
 
+def test_a_chunk_stores_the_changes_of_its_runs_of_equal_rows(
+    tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    # One chunk finds its changes from runs of rows of one text on consecutive dates; these
+    # subscriptions break runs every way there is, and a night after them starts from what the
+    # chunk stored.
+    mrr_of = {"a": "10.00", "b": "20.00", "c": "11.00", "f": "10", "x": "ten"}  # ".": absent
+    days_of = {
+        "steady": "aaaaaac",
+        "aba": "abaabbb",  # a text that comes back after another
+        "gap": "aa.aaaa",
+        "late": "..aaa..",
+        "leaves": "aaaa...",
+        "bad": "aaxxaaa",  # quarantined on days 3 and 4
+        "format": "fffaaaa",  # "10" then "10.00": other texts, the same row
+    }
+    history = {}
+    for i in range(7):
+        rows = [
+            sub(subscription_id, f"c_{subscription_id}", mrr=mrr_of[days[i]])
+            for subscription_id, days in days_of.items()
+            if days[i] != "."
+        ]
+        rows.append(sub(" sp " if i < 3 else "sp", "c_sp"))  # spaces around an id are trimmed
+        rows += [sub("dup", "c_dup")] * (2 if i == 2 else 1)  # listed twice on day 3
+        history[date(2025, 1, 1) + timedelta(days=i)] = rows
+    projects = {}
+    for storage in ("warehouse", "lake"):
+        (tmp_path / storage).mkdir()
+        project = Project(tmp_path / storage, instance, quarantine_threshold=1.0)
+        project.settings = replace(
+            project.settings, storage=storage, lake_path=str(tmp_path / storage / "lake")
+        )
+        _write(project, history)
+        project.run("2025-01-01", "2025-01-06")
+        project.run("2025-01-07", "2025-01-07")
+        projects[storage] = project
+
+    changes = projects["warehouse"].query(
+        "select subscription_id, day(changed_on), is_listed, mrr_cents "
+        "from raw.subscription_changes order by all"
+    )
+    assert changes == [
+        ("aba", 1, True, 1000), ("aba", 2, True, 2000), ("aba", 3, True, 1000),
+        ("aba", 5, True, 2000),
+        ("bad", 1, True, 1000), ("bad", 3, False, None), ("bad", 5, True, 1000),
+        ("dup", 1, True, 1000), ("dup", 3, False, None), ("dup", 4, True, 1000),
+        ("format", 1, True, 1000),
+        ("gap", 1, True, 1000), ("gap", 3, False, None), ("gap", 4, True, 1000),
+        ("late", 3, True, 1000), ("late", 6, False, None),
+        ("leaves", 1, True, 1000), ("leaves", 5, False, None),
+        ("sp", 1, True, 1000),
+        ("steady", 1, True, 1000), ("steady", 7, True, 1100),
+    ]  # fmt: skip
+    assert _snapshot_rows(projects["warehouse"]) == _snapshot_rows(projects["lake"])
+
+
 def test_windows_loaded_in_any_order_and_again_store_what_one_run_stores(
     tmp_path: Path, instance: dg.DagsterInstance
 ) -> None:

@@ -5,40 +5,14 @@
 -- - an unlisted row where the subscription was listed on the previous file date and is not on
 --   this one (absent from the file, or its row quarantined).
 -- The first incoming date ($first_incoming_date) is compared with each subscription's listed
--- version on $previous_file_date (NULL: nothing before); the others with the incoming rows. Each row is compared with one other by fingerprint, in a hash
--- join: no sort over the history.
+-- version on the file date before it (state_before_incoming.sql); the others with the incoming
+-- rows. Each row is compared with one other by fingerprint, in a hash join: no sort over the
+-- history. A chunk of staged files is compared by runs instead
+-- (insert_subscription_changes_of_chunk.sql); this compares rows read back from the warehouse.
 create or replace temp table new_subscription_changes as
--- before the run window (`ingestion_window`: a nightly run's only case), the stored versions
--- valid on the date, their valid_until being maintained: no aggregate over the history
-with stored_versions_before_window as (
-    select subscription_id, customer_id, row_fingerprint
-    from raw.subscription_changes
-    where is_listed
-        and changed_on <= $previous_file_date
-        and valid_until > $previous_file_date
-        and coalesce($previous_file_date < (select window_start from ingestion_window), false)
-),
-
--- inside it, each subscription's latest change known so far (gathered or stored)
-latest_known_change_in_window as (
-    select
-        subscription_id,
-        arg_max(is_listed, changed_on) as is_listed,
-        arg_max(customer_id, changed_on) as customer_id,
-        arg_max(row_fingerprint, changed_on) as row_fingerprint
-    from known_subscription_changes
-    where changed_on <= $previous_file_date
-        and coalesce($previous_file_date >= (select window_start from ingestion_window), false)
-    group by subscription_id
-),
-
-stored_rows_on_previous_file_date as (
+with stored_rows_on_previous_file_date as (
     select cast($first_incoming_date as date) as snapshot_date, *
-    from stored_versions_before_window
-    union all
-    select cast($first_incoming_date as date) as snapshot_date, subscription_id, customer_id, row_fingerprint
-    from latest_known_change_in_window
-    where is_listed
+    from state_before_incoming
 ),
 
 incoming_rows_on_previous_file_date as (

@@ -13,7 +13,9 @@ select
         'snapshot_date_of_file': snapshot_date_of_file,
         'source_file': source_file,
         'source_row': source_row
-    }) as representative
+    }) as representative,
+    max(snapshot_date_of_file) as last_date,
+    count(*) as text_rows
 from row_texts
 anti join duplicated_subscription_keys using (snapshot_date_of_file, subscription_id_clean)
 group by subscription_id_clean, text_hash

@@ -1,0 +1,158 @@
+-- A chunk's changes, as `new_subscription_changes`: what insert_subscription_changes.sql finds
+-- by comparing every clean row with the subscription's row on the previous file date, found
+-- from *runs* instead. A run is a subscription's clean rows on consecutive file dates of the
+-- chunk (numbered in `incoming_dates`) with one value: the rows of one text of a subscription
+-- (validation_representatives.sql) on consecutive dates are one run, without reading them
+-- again; any other clean row is a run of one date (a text that comes back after another, or
+-- after a date without a row). Then:
+-- - a run is a listed change when its fingerprint differs from the state before it: the run
+--   ending the date before, else on the chunk's first date the subscription's state on the
+--   previous file date (state_before_incoming.sql), else not listed;
+-- - a subscription listed on a date and not on the next (no run starts there) gets an unlisted
+--   change there, and so does one listed before the chunk with no run on its first date.
+create or replace temp table new_subscription_changes as
+with file_dates as (
+    select snapshot_date, row_number() over (order by snapshot_date) - 1 as date_index
+    from incoming_dates
+),
+
+-- a text whose rows are on consecutive file dates (a subscription has at most one such row a
+-- date: the rows of a key duplicated on a date are never clean, so never in a run)
+text_runs as (
+    select
+        representatives.subscription_id_clean,
+        representatives.text_hash,
+        first_dates.date_index as start_index,
+        last_dates.date_index as end_index
+    from validation_representatives as representatives
+    inner join file_dates as first_dates
+        on first_dates.snapshot_date = representatives.representative.snapshot_date_of_file
+    inner join file_dates as last_dates
+        on last_dates.snapshot_date = representatives.last_date
+    where representatives.subscription_id_clean is not null
+        and last_dates.date_index - first_dates.date_index + 1 = representatives.text_rows
+),
+
+-- every other row, one date each (a row of a duplicated key is never clean)
+other_rows as (
+    select
+        row_texts.subscription_id_clean,
+        row_texts.text_hash,
+        file_dates.date_index as start_index,
+        file_dates.date_index as end_index,
+        row_texts.source_file,
+        row_texts.source_row
+    from row_texts
+    inner join file_dates on file_dates.snapshot_date = row_texts.snapshot_date_of_file
+    anti join text_runs using (subscription_id_clean, text_hash)
+    anti join duplicated_subscription_keys using (snapshot_date_of_file, subscription_id_clean)
+    where row_texts.subscription_id_clean is not null
+),
+
+runs as (
+    select
+        text_runs.subscription_id_clean as subscription_id,
+        text_runs.start_index,
+        text_runs.end_index,
+        validated.* exclude (subscription_id_clean, text_hash)
+    from text_runs
+    inner join validated_representatives as validated
+        on validated.subscription_id_clean = text_runs.subscription_id_clean
+        and validated.text_hash = text_runs.text_hash
+        and not validated.is_duplicated
+    where validated.rule is null
+    union all by name
+    select
+        other_rows.subscription_id_clean as subscription_id,
+        other_rows.start_index,
+        other_rows.end_index,
+        validated.* exclude (subscription_id_clean, text_hash, source_file, source_row),
+        other_rows.source_file,
+        other_rows.source_row
+    from other_rows
+    inner join validated_representatives as validated
+        on validated.subscription_id_clean = other_rows.subscription_id_clean
+        and validated.text_hash = other_rows.text_hash
+        and not validated.is_duplicated
+    where validated.rule is null
+),
+
+runs_with_the_state_before as (
+    select
+        runs.*,
+        coalesce(run_before.row_fingerprint, state_before.row_fingerprint) as fingerprint_before
+    from runs
+    left join runs as run_before
+        on run_before.subscription_id = runs.subscription_id
+        and run_before.end_index = runs.start_index - 1
+    left join state_before_incoming as state_before
+        on runs.start_index = 0
+        and state_before.subscription_id = runs.subscription_id
+),
+
+listed_changes as (
+    select
+        file_dates.snapshot_date as changed_on,
+        runs.subscription_id,
+        true as is_listed,
+        runs.customer_id_clean as customer_id,
+        runs.status_canonical as status,
+        runs.status_raw_clean as status_raw,
+        runs.stops_involuntarily_flag as stops_involuntarily,
+        cast(runs.mrr_minor_units as bigint) as mrr_cents,
+        runs.currency_clean as currency,
+        runs.plan_clean as plan,
+        runs.started_at_date as started_at,
+        runs.canceled_at_date as canceled_at,
+        runs.ended_at_date as ended_at,
+        runs.cancel_reason_clean as cancel_reason,
+        runs.source_file,
+        runs.source_row,
+        runs.row_fingerprint
+    from runs_with_the_state_before as runs
+    inner join file_dates on file_dates.date_index = runs.start_index
+    where runs.row_fingerprint is distinct from runs.fingerprint_before
+),
+
+unlisted_after_a_run as (
+    select
+        runs.subscription_id,
+        runs.end_index + 1 as date_index,
+        runs.customer_id_clean as customer_id
+    from runs
+    anti join runs as run_after
+        on run_after.subscription_id = runs.subscription_id
+        and run_after.start_index = runs.end_index + 1
+    where runs.end_index < (select max(date_index) from file_dates)
+),
+
+unlisted_on_the_first_date as (
+    select
+        state_before.subscription_id,
+        0 as date_index,
+        state_before.customer_id
+    from state_before_incoming as state_before
+    anti join runs
+        on runs.subscription_id = state_before.subscription_id
+        and runs.start_index = 0
+),
+
+unlisted_changes as (
+    select
+        file_dates.snapshot_date as changed_on,
+        unlisted.subscription_id,
+        false as is_listed,
+        unlisted.customer_id
+    from (
+        select * from unlisted_after_a_run
+        union all
+        select * from unlisted_on_the_first_date
+    ) as unlisted
+    inner join file_dates using (date_index)
+)
+
+select *, date '9999-12-31' as valid_until  -- set by refresh_subscription_change_validity.sql
+from listed_changes
+union all by name
+select *, date '9999-12-31' as valid_until
+from unlisted_changes
