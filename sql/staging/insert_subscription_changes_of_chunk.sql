@@ -23,7 +23,9 @@ text_runs as (
         representatives.subscription_id_clean,
         representatives.text_hash,
         first_dates.date_index as start_index,
-        last_dates.date_index as end_index
+        last_dates.date_index as end_index,
+        representatives.representative.source_file,  -- its first row, on its first date
+        representatives.representative.source_row
     from validation_representatives as representatives
     inner join file_dates as first_dates
         on first_dates.snapshot_date = representatives.representative.snapshot_date_of_file
@@ -51,28 +53,20 @@ other_rows as (
 
 runs as (
     select
-        text_runs.subscription_id_clean as subscription_id,
-        text_runs.start_index,
-        text_runs.end_index,
-        validated.* exclude (subscription_id_clean, text_hash)
-    from text_runs
+        run_rows.subscription_id_clean as subscription_id,
+        run_rows.start_index,
+        run_rows.end_index,
+        run_rows.source_file,
+        run_rows.source_row,
+        validated.* exclude (subscription_id_clean, text_hash, source_file, source_row)
+    from (
+        select * from text_runs
+        union all
+        select * from other_rows
+    ) as run_rows
     inner join validated_representatives as validated
-        on validated.subscription_id_clean = text_runs.subscription_id_clean
-        and validated.text_hash = text_runs.text_hash
-        and not validated.is_duplicated
-    where validated.rule is null
-    union all by name
-    select
-        other_rows.subscription_id_clean as subscription_id,
-        other_rows.start_index,
-        other_rows.end_index,
-        validated.* exclude (subscription_id_clean, text_hash, source_file, source_row),
-        other_rows.source_file,
-        other_rows.source_row
-    from other_rows
-    inner join validated_representatives as validated
-        on validated.subscription_id_clean = other_rows.subscription_id_clean
-        and validated.text_hash = other_rows.text_hash
+        on validated.subscription_id_clean = run_rows.subscription_id_clean
+        and validated.text_hash = run_rows.text_hash
         and not validated.is_duplicated
     where validated.rule is null
 ),

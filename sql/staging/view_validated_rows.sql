@@ -1,25 +1,38 @@
 -- Every staged row with its canonical values and the first rule it breaks, as if validated
 -- one by one: a row of a duplicated key has its own result, any other row its text's
--- representative's (validation_representatives.sql). Read by the accounting, the change
--- comparison, the quarantine and lake mode's insert.
+-- representative's (validation_representatives.sql). Read by the accounting, the quarantine
+-- and lake mode's insert. `content_hash` (what the delivery's content_fingerprint is made of)
+-- is computed once per result, not once per row.
 create or replace temp view validated_rows as
-with rows_of_a_representative as (
+with results as (
+    select
+        *,
+        -- rejected rows count too: a quarantined subscription keeps its previous state
+        hash(
+            rule, subscription_id_clean, customer_id_clean, status_canonical, stops_involuntarily_flag,
+            mrr_minor_units, currency_clean, plan_clean, started_at_date,
+            canceled_at_date, ended_at_date, cancel_reason_clean
+        ) as content_hash
+    from validated_representatives
+),
+
+rows_of_a_representative as (
     select
         row_texts.snapshot_date_of_file,
         row_texts.source_file,
         row_texts.source_row,
-        validated.* exclude (snapshot_date_of_file, source_file, source_row)
+        results.* exclude (snapshot_date_of_file, source_file, source_row)
     from row_texts
     anti join duplicated_subscription_keys using (snapshot_date_of_file, subscription_id_clean)
-    inner join validated_representatives as validated
-        on validated.subscription_id_clean is not distinct from row_texts.subscription_id_clean
-        and validated.text_hash = row_texts.text_hash
-        and not validated.is_duplicated
+    inner join results
+        on results.subscription_id_clean is not distinct from row_texts.subscription_id_clean
+        and results.text_hash = row_texts.text_hash
+        and not results.is_duplicated
 ),
 
 rows_validated_alone as (
     select *
-    from validated_representatives
+    from results
     where is_duplicated
 )
 
