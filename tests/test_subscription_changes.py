@@ -78,6 +78,7 @@ def _movement_logs(project: Project) -> tuple[list[tuple], list[tuple]]:
         (1021, None),  # 44 quarantined rows (carried forward), duplicated ids, gaps
         (2004, 3),  # grace days end between two snapshots without a changed row
         (3018, 0),  # past due never pays
+        (3, 0),  # a quarantined row, then missing from the next file
     ],
 )
 def test_comparing_only_changed_customers_gives_the_log_of_comparing_every_customer(
@@ -114,6 +115,26 @@ def test_a_subscription_whose_versions_name_two_customers_moves_between_them(
     assert [(m["customer_id"], m["movement"], m["movement_date"]) for m in project.movements()] == [
         ("A", "new", date(2025, 1, 3)),
         ("B", "churn", date(2025, 1, 3)),
+    ]
+    derived, every = _movement_logs(project)
+    assert derived == every
+
+
+def test_a_subscription_quarantined_then_missing_ends_with_its_customers_churn(
+    project: Project,
+) -> None:
+    # Day 2's row is quarantined: it keeps day 1's state, stored as an unlisted version. Missing
+    # on day 3, it ends there without a version of its own (it was already unlisted), so the
+    # customer whose state it carried must still be compared on day 3 (found by a review).
+    project.settings = replace(project.settings, quarantine_threshold=1.0)
+    project.write_csv("2025-01-01", [sub("a", "A"), sub("z", "Z")])
+    project.write_csv("2025-01-02", [sub("a", "A", mrr="abc"), sub("z", "Z")])
+    project.write_csv("2025-01-03", [sub("z", "Z")])
+    project.write_csv("2025-01-04", [sub("z", "Z")])
+    project.run("2025-01-01", "2025-01-04")
+
+    assert [(m["customer_id"], m["movement"], m["movement_date"]) for m in project.movements()] == [
+        ("A", "churn", date(2025, 1, 3))
     ]
     derived, every = _movement_logs(project)
     assert derived == every

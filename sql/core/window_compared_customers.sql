@@ -6,7 +6,10 @@
 --   this one (raw.subscription_changes: a changed row, a row no longer listed, a change on a
 --   refused date in between), counted for the customer of that version and of the version
 --   before it (a subscription moving to another customer changes both);
--- - a past-due subscription's grace days end in between (past_due_spells).
+-- - a past-due subscription's grace days end in between (past_due_spells);
+-- - a subscription's quarantined row stood in for it on the previous snapshot
+--   (window_carried_forward_rows): missing from the file on this one, it has ended without a
+--   version of its own, since it was already unlisted.
 -- On the first snapshot every subscription's version starts on or before it, so every
 -- customer is compared (every active one opens). Lake mode compares every customer with a
 -- state on either snapshot (lake/window_compared_customers.sql).
@@ -58,6 +61,16 @@ customers_leaving_grace as (
         on versions.subscription_id = leaving.subscription_id
         and versions.changed_on <= leaving.observed_on
         and versions.valid_until > leaving.observed_on
+),
+
+customers_carried_forward_before as (
+    select
+        pairs.snapshot_date as observed_on,
+        pairs.previous_snapshot_date,
+        carried.customer_id
+    from window_snapshot_pairs as pairs
+    inner join window_carried_forward_rows as carried
+        on carried.snapshot_date = pairs.previous_snapshot_date
 )
 
 select observed_on, previous_snapshot_date, customer_id from changes_by_pair
@@ -65,3 +78,5 @@ union
 select observed_on, previous_snapshot_date, customer_id from customers_of_previous_versions
 union
 select observed_on, previous_snapshot_date, customer_id from customers_leaving_grace
+union
+select observed_on, previous_snapshot_date, customer_id from customers_carried_forward_before
