@@ -706,3 +706,39 @@ def test_a_window_is_loaded_in_chunks_that_fit_the_memory_limit_with_the_same_ro
     assert [(row[0], row[2], row[5]) for row in rejected] == [
         (date(2025, 1, 3), "s1", "subscription_changed_customer"),
         (date(2025, 1, 5), "s1", "subscription_changed_customer")]  # fmt: skip
+
+
+def test_a_key_listed_twice_on_the_last_date_of_a_full_chunk_is_set_aside(
+    project: Project,
+) -> None:
+    """Duplicates are found from each text's mask of dates (subscription_texts.sql): one bit a
+    date, up to the 62nd of a chunk. `s1` is listed twice on that date only, `s2` twice on
+    the 61st with another text on its second row; `s3` never, its rows of one text on two
+    separate stretches of dates."""
+    from churn_pipeline import ingestion, warehouse
+
+    dates = days("2025-01-01", "2025-03-03")
+    assert len(dates) == ingestion.CHUNK_DAYS == 62
+    for index, day in enumerate(dates):
+        rows = [
+            sub("s1", "c1"),
+            sub("s2", "c2"),
+            sub("s3", "c3", mrr="30.00" if 9 <= index < 20 else "10.00"),
+        ]
+        if index == 61:
+            rows.append(sub("s1", "c1"))
+        if index == 60:
+            rows.append(sub("s2", "c2", mrr="20.00"))
+        project.write_csv(day.isoformat(), rows)
+    with warehouse.open_warehouse(project.settings) as conn:
+        summary = ingestion.ingest_window(conn, project.settings, dates[0], dates[-1])
+        rejected = conn.execute(
+            "select snapshot_date, subscription_id, rule from raw.rejected_rows order by all"
+        ).fetchall()
+    assert summary.chunks == 1 and summary.rows_read == 62 * 3 + 2
+    assert rejected == [
+        (dates[60], "s2", "duplicate_subscription_id"),
+        (dates[60], "s2", "duplicate_subscription_id"),
+        (dates[61], "s1", "duplicate_subscription_id"),
+        (dates[61], "s1", "duplicate_subscription_id"),
+    ]

@@ -165,6 +165,8 @@ def test_a_chunk_stores_the_changes_of_its_runs_of_equal_rows(
         ]
         rows.append(sub(" sp " if i < 3 else "sp", "c_sp"))  # spaces around an id are trimmed
         rows += [sub("dup", "c_dup")] * (2 if i == 2 else 1)  # listed twice on day 3
+        # listed twice on day 1, absent on day 2: its text's clean rows are days 3-7 only
+        rows += [sub("twice", "c_twice")] * {0: 2, 1: 0}.get(i, 1)
         history[date(2025, 1, 1) + timedelta(days=i)] = rows
     projects = {}
     for storage in ("warehouse", "lake"):
@@ -193,6 +195,7 @@ def test_a_chunk_stores_the_changes_of_its_runs_of_equal_rows(
         ("leaves", 1, True, 1000), ("leaves", 5, False, None),
         ("sp", 1, True, 1000),
         ("steady", 1, True, 1000), ("steady", 7, True, 1100),
+        ("twice", 3, True, 1000),
     ]  # fmt: skip
     assert _snapshot_rows(projects["warehouse"]) == _snapshot_rows(projects["lake"])
 
