@@ -7,6 +7,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import sqlalchemy
+from dagster._core.event_api import EventLogRecord
+from dagster._core.storage.event_log import SqlEventLogStorage
+from dagster._serdes import deserialize_value
 from sqlalchemy.engine import Engine
 
 from churn_pipeline import dagster_event_log
@@ -43,12 +46,41 @@ JOB = dg.Definitions(
 ).resolve_job_def("both")
 
 
+def _asset_entries(instance: dg.DagsterInstance, run_ids: list[str]) -> list[tuple]:
+    """Each asset key's entry in the index: which stored event is its last materialization,
+    which run (first or second) its last_run_id names, and whether its timestamp is that of
+    its latest asset event (the batched storage writes an entry once per stretch of events)."""
+    storage = instance.event_log_storage
+    assert isinstance(storage, SqlEventLogStorage)
+    with storage.index_connection() as conn:
+        rows = conn.execute(
+            sqlalchemy.text(
+                "select asset_key, last_materialization, last_run_id, "
+                "last_materialization_timestamp = (select max(timestamp) from event_logs "
+                "where event_logs.asset_key = asset_keys.asset_key) from asset_keys order by 1"
+            )
+        ).fetchall()
+    entries = []
+    for key, materialization, run_id, timestamp_is_latest in rows:
+        record = deserialize_value(materialization, EventLogRecord)
+        entries.append(
+            (
+                key,
+                record.storage_id,
+                record.partition_key,
+                run_ids.index(run_id),
+                timestamp_is_latest,
+            )
+        )
+    return entries
+
+
 def _run_twice(home: Path) -> dict[str, object]:
     """Two ranged runs (the second overlapping the first) and what the instance then says."""
     connections = []
     count_connection = lambda *_: connections.append(1)  # noqa: E731
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        run_logs = []
+        run_logs, run_ids = [], []
         sqlalchemy.event.listen(Engine, "connect", count_connection)
         try:
             for first, last in ((KEYS[0], KEYS[14]), (KEYS[10], KEYS[-1])):
@@ -60,6 +92,7 @@ def _run_twice(home: Path) -> dict[str, object]:
                     },
                 )
                 assert result.success
+                run_ids.append(result.run_id)
                 run_logs.append(
                     [
                         (e.dagster_event_type, e.dagster_event.asset_key, e.dagster_event.partition)
@@ -91,6 +124,7 @@ def _run_twice(home: Path) -> dict[str, object]:
             latest = instance.get_latest_materialization_event(key)
             assert latest is not None and latest.dagster_event is not None
             seen[f"{key.to_user_string()} latest"] = latest.dagster_event.partition
+        seen["asset entries"] = _asset_entries(instance, run_ids)
         check_runs = instance.event_log_storage.get_asset_check_execution_history(
             upstream_has_rows.check_key, limit=1000
         )
@@ -137,6 +171,10 @@ def test_batched_event_log_stores_what_dagsters_stores(
     assert actual["indexed tags"] == [KEYS[14]] * 15 + [KEYS[-1]] * 10
     assert len(actual["upstream materializations"]) == 15 + 10  # type: ignore[arg-type]
     assert actual["downstream planned"] and actual["tagged version"] == KEYS[14]
+    assert [entry[2:] for entry in actual["asset entries"]] == [
+        (KEYS[-1], 1, True),  # downstream
+        (KEYS[-1], 1, True),  # upstream
+    ]
     assert actual == expected
     # ...and wrote them into the folders Dagster's own class reads
     assert (ours / "history" / "runs" / "index.db").is_file()
