@@ -122,7 +122,10 @@ GATHERING_FILES = (
 )
 GATHERING_TABLES = ("window_rejected_rows", "window_snapshot_deliveries", "ingestion_window")
 GATHERING_VIEWS = ("known_snapshot_deliveries",)
-STAGING_VIEWS = ("validated_rows",)  # per chunk, besides `staged_rows` (snapshot_files)
+STAGING_VIEWS = (
+    "validated_rows",
+    "validated_texts",
+)  # per chunk, besides `staged_rows` (snapshot_files)
 STAGING_TABLES = (
     "validated_representatives",
     "rows_to_validate",
@@ -303,7 +306,7 @@ def _ingest_chunk(
             warehouse.run(conn, settings, "lake/insert_lake_row_texts")
         else:
             _quarantine_changed_customers(conn, settings, chunk[0].snapshot_date)
-        warehouse.run(conn, settings, "staging/delivery_accounting")
+        _count_deliveries(conn, settings, chunk[0].snapshot_date)
         warehouse.table_from_rows(conn, "delivery_plan", DELIVERY_PLAN_COLUMNS, plan_rows)
 
         if for_lake:
@@ -335,7 +338,9 @@ def _ingest_chunk(
     summary.rows_rejected += rejected
     by_rule = dict(
         conn.execute(
-            "select rule, count(*) from validated_rows where rule is not null group by rule"
+            "select rule, count(*) from window_rejected_rows "
+            "where snapshot_date between $first and $last group by rule",
+            {"first": chunk[0].snapshot_date, "last": chunk[-1].snapshot_date},
         ).fetchall()
     )
     _drop_chunk_tables(conn)
@@ -356,7 +361,22 @@ def _validate(
     ):
         warehouse.run(conn, settings, name, params)
     warehouse.run(conn, settings, "staging/validated_representatives", params)
+    warehouse.run(conn, settings, "staging/view_validated_texts")
     warehouse.run(conn, settings, "staging/view_validated_rows")
+
+
+def _count_deliveries(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, chunk_start: date
+) -> None:
+    """`delivery_accounting`: from the texts when each has one row a date (usually), else row
+    by row; the same table either way."""
+    row = warehouse.run(conn, settings, "staging/each_text_once_a_date").fetchone()
+    if row and row[0]:
+        warehouse.run(
+            conn, settings, "staging/delivery_accounting_of_texts", {"chunk_start": chunk_start}
+        )
+    else:
+        warehouse.run(conn, settings, "staging/delivery_accounting")
 
 
 def _drop_chunk_tables(conn: duckdb.DuckDBPyConnection) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -22,6 +23,7 @@ from churn_pipeline.snapshot_files import (
     stage_sources,
 )
 from tests.conftest import Project, days, sub
+from tests.reference.histories import random_history
 
 
 def loaded(project: Project, columns: str = "subscription_id, status, mrr_cents") -> list[tuple]:
@@ -742,3 +744,90 @@ def test_a_key_listed_twice_on_the_last_date_of_a_full_chunk_is_set_aside(
         (dates[61], "s1", "duplicate_subscription_id"),
         (dates[61], "s1", "duplicate_subscription_id"),
     ]
+
+
+def _history_with_rows_without_an_id() -> dict[date, list[dict[str, str]]]:
+    history = random_history(1021)  # quarantined rows, duplicated ids, gaps
+    dates = sorted(history)
+    no_id = {"subscription_id": " ", "customer_id": "c0", "status": "active", "mrr": "5.00"}
+    history[dates[3]] = [*history[dates[3]], no_id]
+    history[dates[25]] = [*history[dates[25]], no_id, no_id]  # one text twice on a date
+    return history
+
+
+def _clean_history_of_a_full_chunk() -> dict[date, list[dict[str, str]]]:
+    # 62 dates (one chunk, every bit of the date masks), texts changing and coming back
+    return {
+        day: [
+            sub(f"s{n}", f"c{n}", mrr=f"{10 + (index // (n + 3)) % 3}.00")
+            for n in range(8)
+            if (index + n) % 17 != 0
+        ]
+        for index, day in enumerate(days("2025-01-01", "2025-03-03"))
+    }
+
+
+@pytest.mark.parametrize(
+    ("history", "chunk_days", "texts_chunks", "row_by_row_chunks"),
+    [(_history_with_rows_without_an_id(), 10, 2, 2), (_clean_history_of_a_full_chunk(), 62, 1, 0)],
+    ids=["seed 1021 and rows without an id", "a clean full chunk"],
+)
+def test_deliveries_counted_from_texts_equal_those_counted_row_by_row(
+    project: Project,
+    monkeypatch: pytest.MonkeyPatch,
+    history: dict[date, list[dict[str, str]]],
+    chunk_days: int,
+    texts_chunks: int,
+    row_by_row_chunks: int,
+) -> None:
+    """A chunk's deliveries are counted from its texts (delivery_accounting_of_texts.sql) unless
+    a key is duplicated or a text is listed twice on a date; then row by row. Counting every
+    chunk row by row gives the same deliveries, fingerprints included."""
+    from churn_pipeline import ingestion, warehouse
+
+    dates = sorted(history)
+    for day, rows in history.items():
+        project.write_csv(day, rows)
+    monkeypatch.setattr(ingestion, "CHUNK_DAYS", chunk_days)
+    statements: Counter[str] = Counter()
+    run_statement = warehouse.run
+
+    def counting_run(conn, settings, name, params=None):  # type: ignore[no-untyped-def]
+        statements[name] += 1
+        return run_statement(conn, settings, name, params)
+
+    monkeypatch.setattr(warehouse, "run", counting_run)
+    loads = {}
+    for way in ("from texts where possible", "row by row"):
+        if way == "row by row":
+            monkeypatch.setattr(
+                ingestion,
+                "_count_deliveries",
+                lambda conn, settings, _: run_statement(
+                    conn, settings, "staging/delivery_accounting"
+                ),
+            )
+        settings = replace(project.settings, warehouse_path=project.root / f"{way}.duckdb")
+        with warehouse.open_warehouse(settings) as conn:
+            summary = ingestion.ingest_window(conn, settings, dates[0], dates[-1])
+            deliveries = conn.execute(
+                "select * exclude (ingested_at) from raw.snapshot_deliveries order by snapshot_date"
+            ).fetchall()
+        loads[way] = (
+            deliveries,
+            summary.rows_read,
+            summary.rows_rejected,
+            summary.rejected_by_rule,
+        )
+        if way == "from texts where possible":
+            counted = dict(statements)
+
+    assert counted.get("staging/delivery_accounting_of_texts", 0) >= texts_chunks
+    assert counted.get("staging/delivery_accounting", 0) >= row_by_row_chunks
+    assert loads["from texts where possible"] == loads["row by row"]
+    deliveries, rows_read, rows_rejected, by_rule = loads["row by row"]
+    assert [row[3] for row in deliveries if row[1] != "missing"] == [
+        len(history[day]) for day in dates
+    ]
+    assert rows_read == sum(len(rows) for rows in history.values())
+    assert rows_rejected == sum(by_rule.values())

@@ -1,19 +1,10 @@
 -- Every staged row with its canonical values and the first rule it breaks, as if validated
 -- one by one: a row of a duplicated key has its own result, any other row its text's
 -- representative's (validation_representatives.sql). Read by the accounting, the quarantine
--- and lake mode's insert. `content_hash` (what the delivery's content_fingerprint is made of)
--- is computed once per result, not once per row.
+-- and lake mode's insert; each row has its result's `content_hash` (view_validated_texts.sql).
 create or replace temp view validated_rows as
 with results as (
-    select
-        *,
-        -- rejected rows count too: a quarantined subscription keeps its previous state
-        hash(
-            rule, subscription_id_clean, customer_id_clean, status_canonical, stops_involuntarily_flag,
-            mrr_minor_units, currency_clean, plan_clean, started_at_date,
-            canceled_at_date, ended_at_date, cancel_reason_clean
-        ) as content_hash
-    from validated_representatives
+    select * from validated_texts
 ),
 
 rows_of_a_representative as (
