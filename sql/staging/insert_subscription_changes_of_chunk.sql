@@ -35,6 +35,14 @@ text_runs as (
         and last_dates.date_index - first_dates.date_index + 1 = representatives.text_rows
 ),
 
+-- the other texts, whose rows are each a run of one date
+texts_in_pieces as (
+    select subscription_id_clean, text_hash
+    from validation_representatives
+    anti join text_runs using (subscription_id_clean, text_hash)
+    where subscription_id_clean is not null
+),
+
 -- every other row, one date each (a row of a duplicated key is never clean)
 other_rows as (
     select
@@ -45,10 +53,9 @@ other_rows as (
         row_texts.source_file,
         row_texts.source_row
     from row_texts
+    semi join texts_in_pieces using (subscription_id_clean, text_hash)
     inner join file_dates on file_dates.snapshot_date = row_texts.snapshot_date_of_file
-    anti join text_runs using (subscription_id_clean, text_hash)
     anti join duplicated_subscription_keys using (snapshot_date_of_file, subscription_id_clean)
-    where row_texts.subscription_id_clean is not null
 ),
 
 runs as (
