@@ -122,10 +122,8 @@ GATHERING_FILES = (
 )
 GATHERING_TABLES = ("window_rejected_rows", "window_snapshot_deliveries", "ingestion_window")
 GATHERING_VIEWS = ("known_snapshot_deliveries",)
-STAGING_VIEWS = (
-    "validated_rows",
-    "validated_texts",
-)  # per chunk, besides `staged_rows` (snapshot_files)
+# per chunk, besides `staged_rows` (snapshot_files)
+STAGING_VIEWS = ("validated_rows", "validated_texts")
 STAGING_TABLES = (
     "validated_representatives",
     "rows_to_validate",
