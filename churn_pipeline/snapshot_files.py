@@ -376,7 +376,7 @@ def stage_sources(conn: duckdb.DuckDBPyConnection, sources: list[SnapshotSource]
     """
     parquet_sources = [source for source in sources if source.format != "csv"]
     parquet_files = {path: _identity(path) for source in parquet_sources for path in source.paths}
-    layouts = {source: _parquet_layout(conn, source) for source in parquet_sources}
+    layouts = _parquet_layouts(conn, parquet_sources)
     batches: dict[tuple[tuple[str, str], ...], list[SnapshotSource]] = {}
     parquet_reads: list[str] = []
     for source, (_, columns, _) in layouts.items():
@@ -407,9 +407,55 @@ def _may_share_a_read(source: SnapshotSource, columns: tuple[tuple[str, str], ..
     return not {name.lower() for name, _ in columns} & {"filename", "file_row_number"}
 
 
-def _parquet_layout(
-    conn: duckdb.DuckDBPyConnection, source: SnapshotSource
-) -> tuple[dict[str, str], tuple[tuple[str, str], ...], list[str]]:
+ParquetLayout = tuple[dict[str, str], tuple[tuple[str, str], ...], list[str]]
+
+
+def _parquet_layouts(
+    conn: duckdb.DuckDBPyConnection, sources: list[SnapshotSource]
+) -> dict[SnapshotSource, ParquetLayout]:
+    """`_parquet_layout` of each source. Single files whose Parquet schemas are the same (the
+    usual case: one export a day) are described once: a `describe` per file cost ~0.6 ms, 0.4 s
+    of a two-year backfill, where reading every file's schema at once takes 7 ms a chunk."""
+    schemas = _parquet_schemas(conn, [s for s in sources if len(s.paths) == 1])
+    described: dict[str, ParquetLayout] = {}
+    layouts: dict[SnapshotSource, ParquetLayout] = {}
+    for source in sources:
+        schema = schemas.get(source.paths[0]) if len(source.paths) == 1 else None
+        if schema is None or schema not in described:
+            layouts[source] = _parquet_layout(conn, source)
+            if schema is not None:
+                described[schema] = layouts[source]
+            continue
+        _, columns, unknown = described[schema]
+        # the known columns again: an error must name this source
+        layouts[source] = (_known_columns(source, [name for name, _ in columns]), columns, unknown)
+    return layouts
+
+
+def _parquet_schemas(
+    conn: duckdb.DuckDBPyConnection, sources: list[SnapshotSource]
+) -> dict[Path, str]:
+    """Each file's Parquet schema as one text (every column's name, types, repetition and
+    children, in order); empty when there are fewer than two files or one cannot be read (each
+    is then described alone, which names the bad file)."""
+    if len(sources) < 2:
+        return {}
+    files = {str(source.paths[0]): source.paths[0] for source in sources}
+    for path in files.values():
+        _check_parquet_magic(path)
+    try:
+        rows = conn.execute(
+            "select file_name, cast(list((name, type, duckdb_type, logical_type, converted_type, "
+            "repetition_type, num_children, scale, precision) order by column_id) as varchar) "
+            "from parquet_schema($files) group by file_name",
+            {"files": list(files)},
+        ).fetchall()
+    except duckdb.Error:
+        return {}
+    return {files[name]: schema for name, schema in rows if name in files}
+
+
+def _parquet_layout(conn: duckdb.DuckDBPyConnection, source: SnapshotSource) -> ParquetLayout:
     """The source's known columns (-> their names in the file), every column with its type,
     and the unknown column names; refuses unreadable files and missing or repeated columns."""
     for path in source.paths:

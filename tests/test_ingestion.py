@@ -344,6 +344,27 @@ def test_a_window_of_parquet_files_of_different_layouts_loads_every_row(project:
     assert project.query(
         "select count(*), sum(rows_loaded) from raw.snapshot_deliveries where status = 'loaded'"
     ) == [(6, 12)]
+    # the 1st, 3rd and 6th files share a schema, described once (_parquet_layouts)
+    assert project.query(
+        "select day(snapshot_date), unknown_columns from raw.snapshot_deliveries order by 1"
+    ) == [(1, "note"), (2, "note"), (3, "note"), (4, None), (5, None), (6, "note")]
+
+
+def test_each_parquet_file_is_read_with_its_own_columns(project: Project) -> None:
+    """Files with the same schema share one description of it (_parquet_layouts); a file with
+    other columns between them is read with its own: its plan loads, its extra column is its
+    own unknown one."""
+    base = {"subscription_id": ["a"], "customer_id": ["c1"], "status": ["active"]}
+    _parquet_day(project, "2025-01-01", **base, mrr=["10.00"])
+    _parquet_day(project, "2025-01-02", **base, mrr=["10.00"], plan=["pro"], extra=["x"])
+    _parquet_day(project, "2025-01-03", **base, mrr=["10.00"])
+    project.run("2025-01-01", "2025-01-03")
+    assert project.query(
+        "select day(snapshot_date), plan from raw.subscription_snapshots order by 1"
+    ) == [(1, None), (2, "pro"), (3, None)]
+    assert project.query(
+        "select day(snapshot_date), unknown_columns from raw.snapshot_deliveries order by 1"
+    ) == [(1, None), (2, "extra"), (3, None)]
 
 
 SAME_LAYOUT = pa.schema([("subscription_id", pa.string()), ("customer_id", pa.string()),
