@@ -3,11 +3,7 @@
 -- representative's (validation_representatives.sql). Read by the accounting, the quarantine
 -- and lake mode's insert; each row has its result's `content_hash` (view_validated_texts.sql).
 create or replace temp view validated_rows as
-with results as (
-    select * from validated_texts
-),
-
-rows_of_a_representative as (
+with rows_of_a_representative as (
     select
         row_texts.snapshot_date_of_file,
         row_texts.source_file,
@@ -15,7 +11,7 @@ rows_of_a_representative as (
         results.* exclude (snapshot_date_of_file, source_file, source_row)
     from row_texts
     anti join duplicated_subscription_keys using (snapshot_date_of_file, subscription_id_clean)
-    inner join results
+    inner join validated_texts as results
         on results.subscription_id_clean is not distinct from row_texts.subscription_id_clean
         and results.text_hash = row_texts.text_hash
         and not results.is_duplicated
@@ -23,7 +19,7 @@ rows_of_a_representative as (
 
 rows_validated_alone as (
     select *
-    from results
+    from validated_texts
     where is_duplicated
 )
 
