@@ -126,7 +126,6 @@ GATHERING_VIEWS = ("known_snapshot_deliveries",)
 STAGING_VIEWS = ("validated_rows", "validated_texts")
 STAGING_TABLES = (
     "validated_representatives",
-    "rows_to_validate",
     "validation_representatives",
     "duplicated_subscription_keys",
     "subscription_texts",
@@ -355,7 +354,6 @@ def _validate(
         "staging/subscription_texts",
         "staging/duplicated_subscription_keys",
         "staging/validation_representatives",
-        "staging/rows_to_validate",
     ):
         warehouse.run(conn, settings, name, params)
     warehouse.run(conn, settings, "staging/validated_representatives", params)

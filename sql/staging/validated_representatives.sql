@@ -1,11 +1,41 @@
--- The rows of `rows_to_validate` (one per subscription and row text, and every row of a
--- duplicated key) with their canonical values and the first validation rule each breaks
--- (NULL when it is clean); view_validated_rows.sql gives every staged row its result. Reads
--- the temp table `status_mapping` too; one row per row to validate, keyed like it by
--- (snapshot_date_of_file, source_file, source_row).
+-- The staged rows to validate, read back from the files with their texts: each text's
+-- representative (validation_representatives.sql) and every row of a duplicated key; with
+-- their canonical values and the first validation rule each breaks (NULL when it is clean).
+-- view_validated_rows.sql gives every staged row its result. Reads the temp table
+-- `status_mapping` too; one row per row to validate, keyed by (snapshot_date_of_file,
+-- source_file, source_row). The rows are read and validated in one statement: validating a
+-- table of the rows read (~55,000 a chunk, one or two row groups) ran on one thread, and
+-- took 1.4 s of a two-year backfill on its own.
 create or replace temp table validated_representatives as
-with staged as (
-    select * from rows_to_validate
+with representative_keys as (
+    select
+        representative.snapshot_date_of_file,
+        representative.source_file,
+        representative.source_row,
+        text_hash,
+        false as is_duplicated
+    from validation_representatives
+),
+
+duplicated_keys as (
+    select snapshot_date_of_file, source_file, source_row, text_hash, true as is_duplicated
+    from row_texts
+    semi join duplicated_subscription_keys using (snapshot_date_of_file, subscription_id_clean)
+),
+
+keys_to_validate as (
+    select * from representative_keys
+    union all
+    select * from duplicated_keys
+),
+
+staged as (
+    select
+        staged_rows.*,
+        keys_to_validate.text_hash,
+        keys_to_validate.is_duplicated
+    from staged_rows
+    inner join keys_to_validate using (snapshot_date_of_file, source_file, source_row)
 ),
 
 status_mapping_lookup as (
