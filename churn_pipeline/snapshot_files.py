@@ -44,7 +44,15 @@ OPTIONAL_COLUMNS = (
 KNOWN_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 INTERNAL_COLUMNS = ("__source_file", "__source_row")  # added by the readers, never reported
 PARQUET_MAGIC = b"PAR1"
-STAGED_COLUMNS = ("snapshot_date_of_file", "source_file", "source_row", *KNOWN_COLUMNS)
+# `file_number` identifies a row's file within the staged sources (`staged_files` names it):
+# the statements that key rows by file compare a small integer, not a ~60-character path
+STAGED_COLUMNS = (
+    "snapshot_date_of_file",
+    "source_file",
+    "file_number",
+    "source_row",
+    *KNOWN_COLUMNS,
+)
 
 
 class SnapshotFileError(ValueError):
@@ -53,7 +61,12 @@ class SnapshotFileError(ValueError):
 
 STAGED_TEXT_TABLE = "staged_text_rows"
 STAGED_VIEW = "staged_rows"
-PARQUET_BATCH_VARIABLES = "staged_parquet_files_{index}", "staged_parquet_days_{index}"
+STAGED_FILES_TABLE = "staged_files"
+PARQUET_BATCH_VARIABLES = (
+    "staged_parquet_files_{index}",
+    "staged_parquet_days_{index}",
+    "staged_parquet_numbers_{index}",
+)
 
 
 def create_staging_table(conn: duckdb.DuckDBPyConnection) -> None:
@@ -61,13 +74,15 @@ def create_staging_table(conn: duckdb.DuckDBPyConnection) -> None:
     columns = ", ".join(f"{name} varchar" for name in KNOWN_COLUMNS)
     conn.execute(
         f"create or replace temp table {STAGED_TEXT_TABLE} ("
-        f"snapshot_date_of_file date, source_file varchar, source_row bigint, {columns})"
+        f"snapshot_date_of_file date, source_file varchar, file_number integer, source_row bigint, "
+        f"{columns})"
     )
 
 
 def drop_staging(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(f"drop view if exists {STAGED_VIEW}")
     conn.execute(f"drop table if exists {STAGED_TEXT_TABLE}")
+    conn.execute(f"drop table if exists {STAGED_FILES_TABLE}")
     variables = conn.execute(
         "select name from duckdb_variables() where name like 'staged_parquet_%'"
     ).fetchall()
@@ -75,7 +90,9 @@ def drop_staging(conn: duckdb.DuckDBPyConnection) -> None:
         conn.execute(f"reset variable {name}")
 
 
-def _stage_csv(conn: duckdb.DuckDBPyConnection, source: SnapshotSource) -> list[str]:
+def _stage_csv(
+    conn: duckdb.DuckDBPyConnection, source: SnapshotSource, file_number: int
+) -> list[str]:
     """Append a CSV source's rows to `staged_text_rows`; returns its unknown column names."""
     import pandas as pd  # the CSV path only: a nightly Parquet run never imports pandas
 
@@ -89,6 +106,7 @@ def _stage_csv(conn: duckdb.DuckDBPyConnection, source: SnapshotSource) -> list[
         {
             "snapshot_date_of_file": pd.Series([source.snapshot_date] * len(frame), dtype="object"),
             "source_file": frame["__source_file"].astype("str"),
+            "file_number": pd.Series([file_number] * len(frame), dtype="int64"),
             "source_row": frame["__source_row"].astype("int64"),
             **{
                 name: (
@@ -145,7 +163,8 @@ def _no_rows(source: SnapshotSource) -> SnapshotFileError:
 
 
 def _staged_type(column: str) -> str:
-    return {"snapshot_date_of_file": "date", "source_row": "bigint"}.get(column, "varchar")
+    types = {"snapshot_date_of_file": "date", "file_number": "integer", "source_row": "bigint"}
+    return types.get(column, "varchar")
 
 
 def _check_snapshot_date_column(staged: pd.DataFrame, source: SnapshotSource) -> None:
@@ -376,6 +395,7 @@ def stage_sources(conn: duckdb.DuckDBPyConnection, sources: list[SnapshotSource]
     """
     parquet_sources = [source for source in sources if source.format != "csv"]
     parquet_files = {path: _identity(path) for source in parquet_sources for path in source.paths}
+    file_numbers = _number_files(conn, sources)
     layouts = _parquet_layouts(conn, parquet_sources)
     batches: dict[tuple[tuple[str, str], ...], list[SnapshotSource]] = {}
     parquet_reads: list[str] = []
@@ -384,21 +404,44 @@ def stage_sources(conn: duckdb.DuckDBPyConnection, sources: list[SnapshotSource]
             batches.setdefault(columns, []).append(source)
         else:
             parquet_reads.append(
-                _stage_parquet_batch(conn, [source], layouts[source][0], len(parquet_reads))
+                _stage_parquet_batch(
+                    conn, [source], layouts[source][0], len(parquet_reads), file_numbers
+                )
             )
     for batch in batches.values():
         parquet_reads.append(
-            _stage_parquet_batch(conn, batch, layouts[batch[0]][0], len(parquet_reads))
+            _stage_parquet_batch(
+                conn, batch, layouts[batch[0]][0], len(parquet_reads), file_numbers
+            )
         )
     unknown = {source: layout[2] for source, layout in layouts.items()}
     for source in sources:
         if source.format == "csv":
-            unknown[source] = _stage_csv(conn, source)
+            unknown[source] = _stage_csv(conn, source, file_numbers[str(source.paths[0])])
     conn.execute(
         f"create or replace temp view {STAGED_VIEW} as "
         + " union all ".join([f"select * from {STAGED_TEXT_TABLE}", *parquet_reads])
     )
     return StagedSources([unknown[source] for source in sources], parquet_sources, parquet_files)
+
+
+def _number_files(conn: duckdb.DuckDBPyConnection, sources: list[SnapshotSource]) -> dict[str, int]:
+    """Each staged file's number, from 1 in the order of `sources`, also kept in the temp
+    table `staged_files` (file_number, source_file) for the statements that name the file."""
+    numbers = {
+        str(path): number
+        for number, path in enumerate((p for s in sources for p in s.paths), start=1)
+    }
+    conn.execute(
+        f"create or replace temp table {STAGED_FILES_TABLE} "
+        "(file_number integer primary key, source_file varchar not null)"
+    )
+    if numbers:
+        conn.execute(
+            f"insert into {STAGED_FILES_TABLE} select unnest($numbers), unnest($files)",
+            {"numbers": list(numbers.values()), "files": list(numbers)},
+        )
+    return numbers
 
 
 def _may_share_a_read(source: SnapshotSource, columns: tuple[tuple[str, str], ...]) -> bool:
@@ -493,23 +536,31 @@ def _stage_parquet_batch(
     batch: list[SnapshotSource],
     present: dict[str, str],
     index: int,
+    file_numbers: dict[str, int],
 ) -> str:
     """The SELECT reading Parquet sources of the same columns as staged text, after each
     source's row checks. The file list is bound as a session variable, not spelled in the SQL."""
     files = [str(path) for source in batch for path in source.paths]
     days = [source.snapshot_date for source in batch for _ in source.paths]
-    files_variable, days_variable = (name.format(index=index) for name in PARQUET_BATCH_VARIABLES)
+    files_variable, days_variable, numbers_variable = (
+        name.format(index=index) for name in PARQUET_BATCH_VARIABLES
+    )
     conn.execute(f"set variable {files_variable} = $files", {"files": files})
     conn.execute(f"set variable {days_variable} = $days", {"days": days})
+    conn.execute(
+        f"set variable {numbers_variable} = $numbers",
+        {"numbers": [file_numbers[file] for file in files]},
+    )
     parquet_read = (
         "select batch_files.day as snapshot_date_of_file, parquet_rows.filename as source_file, "
-        "parquet_rows.file_row_number + 1 as source_row, "
+        "batch_files.file_number, parquet_rows.file_row_number + 1 as source_row, "
         f"{_text_columns(present, 'parquet_rows.')} "
         f"from read_parquet(getvariable('{files_variable}'), union_by_name = true, "
         "filename = true, file_row_number = true) as parquet_rows "
         # a join, not days[file_index + 1]: keeping the files' order cost more than the read
         f"left join (select unnest(getvariable('{files_variable}')) as source_file, "
-        f"unnest(getvariable('{days_variable}')) as day) as batch_files "
+        f"unnest(getvariable('{days_variable}')) as day, "
+        f"cast(unnest(getvariable('{numbers_variable}')) as integer) as file_number) as batch_files "
         "on parquet_rows.filename = batch_files.source_file"
     )
     rows_per_file = _fetch_from_batch(

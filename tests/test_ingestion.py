@@ -350,6 +350,41 @@ def test_a_window_of_parquet_files_of_different_layouts_loads_every_row(project:
     ) == [(1, "note"), (2, "note"), (3, "note"), (4, None), (5, None), (6, "note")]
 
 
+def test_changes_and_rejected_rows_name_their_own_file_and_row(project: Project) -> None:
+    """Rows are keyed by a file number within the chunk (`staged_files`); every change and
+    every rejected row still names its own file and row, whichever read staged it: two
+    single files read together around a hive folder of two parts and a CSV."""
+    project.settings = replace(project.settings, quarantine_threshold=1.0)
+    _parquet_day(project, "2025-01-01", subscription_id=["a", "b"], customer_id=["c1", "c2"],
+                 status=["active"] * 2, mrr=[10.0, 20.0])  # fmt: skip
+    folder = project.landing / "snapshot_date=2025-01-02"
+    folder.mkdir()
+    pq.write_table(pa.table({"subscription_id": ["a"], "customer_id": ["c1"], "status": ["active"],
+                             "mrr": [10.0]}), folder / "part-0.parquet")  # fmt: skip
+    pq.write_table(pa.table({"subscription_id": ["x", "b"], "customer_id": ["c9", "c2"],
+                             "status": ["active"] * 2, "mrr": [-5.0, 30.0]}),
+                   folder / "part-1.parquet")  # fmt: skip
+    project.write_csv("2025-01-03", [sub("a", "c1", "active", "15"), sub("b", "c2", "active", "30"),
+                                     sub("y", "c8", "weird", "1")])  # fmt: skip
+    _parquet_day(project, "2025-01-04", subscription_id=["a", "b", "d"],
+                 customer_id=["c1", "c2", "c3"], status=["active"] * 3, mrr=[15.0, 30.0, 40.0])  # fmt: skip
+    project.run("2025-01-01", "2025-01-04")
+    changes = project.query(
+        "select day(changed_on), subscription_id, source_file, source_row "
+        "from raw.subscription_changes where is_listed order by all"
+    )
+    assert [(day, sid, file.rsplit("/", 1)[1], row) for day, sid, file, row in changes] == [
+        (1, "a", "2025-01-01.parquet", 1), (1, "b", "2025-01-01.parquet", 2),
+        (2, "b", "part-1.parquet", 2), (3, "a", "2025-01-03.csv", 1),
+        (4, "d", "2025-01-04.parquet", 3)]  # fmt: skip
+    rejected = project.query(
+        "select day(snapshot_date), source_file, source_row, subscription_id, rule "
+        "from raw.rejected_rows order by all"
+    )
+    assert [(day, file.rsplit("/", 1)[1], *rest) for day, file, *rest in rejected] == [
+        (2, "part-1.parquet", 1, "x", "negative_mrr"), (3, "2025-01-03.csv", 3, "y", "unknown_status")]  # fmt: skip
+
+
 def test_each_parquet_file_is_read_with_its_own_columns(project: Project) -> None:
     """Files with the same schema share one description of it (_parquet_layouts); a file with
     other columns between them is read with its own: its plan loads, its extra column is its

@@ -12,5 +12,5 @@ select
         staged_rows.ended_at, staged_rows.cancel_reason, staged_rows.snapshot_date
     ) as raw_row
 from validated_rows
-inner join staged_rows using (snapshot_date_of_file, source_file, source_row)
+inner join staged_rows using (snapshot_date_of_file, file_number, source_row)
 where validated_rows.rule is null

@@ -4,14 +4,14 @@ insert into window_rejected_rows
 with rejected as (
     select
         validated_rows.snapshot_date_of_file,
-        validated_rows.source_file,
         validated_rows.source_row,
         validated_rows.subscription_id_clean,
         validated_rows.rule,
         validated_rows.rule_column,
-        staged_rows.* exclude (snapshot_date_of_file, source_file, source_row)
+        staged_rows.source_file,
+        staged_rows.* exclude (snapshot_date_of_file, source_file, file_number, source_row)
     from validated_rows
-    inner join staged_rows using (snapshot_date_of_file, source_file, source_row)
+    inner join staged_rows using (snapshot_date_of_file, file_number, source_row)
     where validated_rows.rule is not null
 )
 

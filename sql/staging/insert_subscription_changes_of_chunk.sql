@@ -24,7 +24,7 @@ text_runs as (
         representatives.text_hash,
         first_dates.date_index as start_index,
         last_dates.date_index as end_index,
-        representatives.representative.source_file,  -- its first row, on its first date
+        representatives.representative.file_number,  -- its first row, on its first date
         representatives.representative.source_row
     from validation_representatives as representatives
     inner join file_dates as first_dates
@@ -50,7 +50,7 @@ other_rows as (
         row_texts.text_hash,
         file_dates.date_index as start_index,
         file_dates.date_index as end_index,
-        row_texts.source_file,
+        row_texts.file_number,
         row_texts.source_row
     from row_texts
     semi join texts_in_pieces using (subscription_id_clean, text_hash)
@@ -63,9 +63,9 @@ runs as (
         run_rows.subscription_id_clean as subscription_id,
         run_rows.start_index,
         run_rows.end_index,
-        run_rows.source_file,
+        run_rows.file_number,
         run_rows.source_row,
-        validated.* exclude (subscription_id_clean, text_hash, source_file, source_row)
+        validated.* exclude (subscription_id_clean, text_hash, file_number, source_row)
     from (
         select * from text_runs
         union all
@@ -107,11 +107,12 @@ listed_changes as (
         runs.canceled_at_date as canceled_at,
         runs.ended_at_date as ended_at,
         runs.cancel_reason_clean as cancel_reason,
-        runs.source_file,
+        staged_files.source_file,
         runs.source_row,
         runs.row_fingerprint
     from runs_with_the_state_before as runs
     inner join file_dates on file_dates.date_index = runs.start_index
+    inner join staged_files on staged_files.file_number = runs.file_number
     where runs.row_fingerprint is distinct from runs.fingerprint_before
 ),
 

@@ -6,7 +6,7 @@
 create or replace temp table row_texts as
 select
     snapshot_date_of_file,
-    source_file,
+    file_number,
     source_row,
     nullif(trim(subscription_id), '') as subscription_id_clean,
     hash(

@@ -3,14 +3,14 @@
 -- their canonical values and the first validation rule each breaks (NULL when it is clean).
 -- view_validated_rows.sql gives every staged row its result. Reads the temp table
 -- `status_mapping` too; one row per row to validate, keyed by (snapshot_date_of_file,
--- source_file, source_row). The rows are read and validated in one statement: validating a
+-- file_number, source_row). The rows are read and validated in one statement: validating a
 -- table of the rows read (~55,000 a chunk, one or two row groups) ran on one thread, and
 -- took 1.4 s of a two-year backfill on its own.
 create or replace temp table validated_representatives as
 with representative_keys as (
     select
         representative.snapshot_date_of_file,
-        representative.source_file,
+        representative.file_number,
         representative.source_row,
         text_hash,
         false as is_duplicated
@@ -18,7 +18,7 @@ with representative_keys as (
 ),
 
 duplicated_keys as (
-    select snapshot_date_of_file, source_file, source_row, text_hash, true as is_duplicated
+    select snapshot_date_of_file, file_number, source_row, text_hash, true as is_duplicated
     from row_texts
     semi join duplicated_subscription_keys using (snapshot_date_of_file, subscription_id_clean)
 ),
@@ -35,7 +35,7 @@ staged as (
         keys_to_validate.text_hash,
         keys_to_validate.is_duplicated
     from staged_rows
-    inner join keys_to_validate using (snapshot_date_of_file, source_file, source_row)
+    inner join keys_to_validate using (snapshot_date_of_file, file_number, source_row)
 ),
 
 status_mapping_lookup as (
@@ -164,7 +164,7 @@ first_broken_rule as (
 final as (
     select
         snapshot_date_of_file,
-        source_file,
+        file_number,
         source_row,
         text_hash,
         is_duplicated,

@@ -26,7 +26,7 @@ texts_of_subscriptions_with_one as (
         text_hash,
         min({
             'snapshot_date_of_file': snapshot_date_of_file,
-            'source_file': source_file,
+            'file_number': file_number,
             'source_row': source_row
         }) as representative,
         max(snapshot_date_of_file) as last_date,

@@ -15,8 +15,9 @@ select
     canceled_at_date as canceled_at,
     ended_at_date as ended_at,
     cancel_reason_clean as cancel_reason,
-    source_file,
+    staged_files.source_file,
     source_row,
     row_fingerprint
 from validated_rows
+inner join staged_files using (file_number)
 where rule is null

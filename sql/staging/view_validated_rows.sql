@@ -6,9 +6,9 @@ create or replace temp view validated_rows as
 with rows_of_a_representative as (
     select
         row_texts.snapshot_date_of_file,
-        row_texts.source_file,
+        row_texts.file_number,
         row_texts.source_row,
-        results.* exclude (snapshot_date_of_file, source_file, source_row)
+        results.* exclude (snapshot_date_of_file, file_number, source_row)
     from row_texts
     anti join duplicated_subscription_keys using (snapshot_date_of_file, subscription_id_clean)
     inner join validated_texts as results
