@@ -48,6 +48,8 @@ RAW_TABLE_FILES = (
     *warehouse.RAW_TABLE_FILES,
     "schema/macro_raw_row_json",
     "schema/macro_subscription_row_fingerprint",  # validated_representatives.sql computes it
+    "schema/macro_staged_row_key",  # and ingestion's grouping of texts these two
+    "schema/macro_staged_row_of_key",
     "lake/lake_row_texts",
 )
 # the views (and two small tables) that make the lake look like warehouse mode's raw

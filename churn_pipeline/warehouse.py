@@ -195,6 +195,8 @@ SNAPSHOT_STORAGE_FILES = (
 )
 SCHEMA_FILES = (
     "schema/macro_raw_row_json",
+    "schema/macro_staged_row_key",
+    "schema/macro_staged_row_of_key",
     "schema/macro_checked_snapshot_dates",
     "schema/view_snapshot_range",
     "schema/core_customer_movements",

@@ -6,7 +6,7 @@ import json
 import os
 from collections import Counter
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -764,6 +764,28 @@ def test_a_window_is_loaded_in_chunks_that_fit_the_memory_limit_with_the_same_ro
     assert [(row[0], row[2], row[5]) for row in rejected] == [
         (date(2025, 1, 3), "s1", "subscription_changed_customer"),
         (date(2025, 1, 5), "s1", "subscription_changed_customer")]  # fmt: skip
+
+
+def test_a_staged_row_key_orders_like_the_row_and_reads_back(project: Project) -> None:
+    """subscription_texts.sql finds each text's earliest row as the min() of one integer per
+    row (raw.staged_row_key): it must order like (date, file number, row) and give back each
+    part, up to a chunk's last date, the largest file number and the largest row number."""
+    from churn_pipeline import warehouse
+
+    rows = [(61, 2**31 - 1, 2**63 - 1), (61, 2**31 - 1, 1), (61, 1, 2**63 - 1), (1, 3, 7),
+            (0, 2**31 - 1, 2**63 - 1), (0, 2, 1), (0, 1, 2**40), (0, 1, 1)]  # fmt: skip
+    start = date(2025, 1, 1)
+    with warehouse.open_warehouse(project.settings) as conn:
+        keyed = conn.execute(
+            "select raw.staged_row_of_key(raw.staged_row_key(day, file, row), $start) "
+            "from (select unnest($days) as day, unnest($files) as file, unnest($rows) as row) "
+            "order by raw.staged_row_key(day, file, row) desc",
+            {"start": start, "days": [r[0] for r in rows], "files": [r[1] for r in rows],
+             "rows": [r[2] for r in rows]},
+        ).fetchall()  # fmt: skip
+    assert [tuple(row.values()) for (row,) in keyed] == [
+        (start + timedelta(days=day), file, row) for day, file, row in rows
+    ]
 
 
 def test_a_key_listed_twice_on_the_last_date_of_a_full_chunk_is_set_aside(

@@ -15,7 +15,12 @@ with subscriptions_with_a_duplicated_key as (
 ),
 
 texts_of_subscriptions_without_one as (
-    select * exclude (date_mask)
+    select
+        subscription_id_clean,
+        text_hash,
+        raw.staged_row_of_key(representative_key, $chunk_start) as representative,
+        last_date,
+        text_rows
     from subscription_texts
     anti join subscriptions_with_a_duplicated_key using (subscription_id_clean)
 ),
