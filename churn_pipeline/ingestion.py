@@ -354,9 +354,9 @@ def _validate(
         "staging/subscription_texts",
         "staging/duplicated_subscription_keys",
         "staging/validation_representatives",
+        "staging/validated_representatives",
     ):
         warehouse.run(conn, settings, name, params)
-    warehouse.run(conn, settings, "staging/validated_representatives", params)
     warehouse.run(conn, settings, "staging/view_validated_texts")
     warehouse.run(conn, settings, "staging/view_validated_rows")
 

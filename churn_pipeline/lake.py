@@ -47,8 +47,9 @@ RAW_TABLE_FILES = (
     "schema/raw_subscription_snapshots",
     *warehouse.RAW_TABLE_FILES,
     "schema/macro_raw_row_json",
-    "schema/macro_subscription_row_fingerprint",  # validated_representatives.sql computes it
-    "schema/macro_staged_row_key",  # and ingestion's grouping of texts these two
+    # ingestion's statements call these (validated_representatives.sql, subscription_texts.sql)
+    "schema/macro_subscription_row_fingerprint",
+    "schema/macro_staged_row_key",
     "schema/macro_staged_row_of_key",
     "lake/lake_row_texts",
 )

@@ -1,10 +1,10 @@
 -- One row per subscription and text hash of every staged row (row_texts.sql): the earliest
--- row (by date, file number, row; as raw.staged_row_key), the last date, the number of rows and `date_mask`, the set of
--- dates the text is listed on as bits (bit k: $chunk_start + k days; a chunk spans at most 64
--- calendar dates). A subscription whose texts' rows outnumber the dates their masks cover is
--- listed twice on some date (duplicated_subscription_keys.sql); usually none is, and then
--- these are the representatives validation reads (validation_representatives.sql) without
--- grouping the rows again.
+-- row (by date, file number, row; as raw.staged_row_key), the last date, the number of rows
+-- and `date_mask`, the set of dates the text is listed on as bits (bit k: $chunk_start + k
+-- days; a chunk spans at most 64 calendar dates). A subscription whose texts' rows outnumber
+-- the dates their masks cover is listed twice on some date (duplicated_subscription_keys.sql);
+-- usually none is, and then these are the representatives validation reads
+-- (validation_representatives.sql) without grouping the rows again.
 create or replace temp table subscription_texts as
 select
     subscription_id_clean,
