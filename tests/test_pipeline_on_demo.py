@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import replace
 from datetime import date, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -127,8 +128,18 @@ def test_ranged_run_equals_day_by_day_runs(
     assert contents(daily) == contents(demo_run)
 
 
+@pytest.mark.parametrize(
+    ("window_days", "window_change_rows"),
+    [(7, 0), (1, 120)],
+    ids=["windows_of_7_days", "windows_of_120_changes"],
+)
 def test_movements_derived_in_short_windows_equal_one_window(
-    demo_run: Project, tmp_path: Path, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+    demo_run: Project,
+    tmp_path: Path,
+    instance: dg.DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
+    window_days: int,
+    window_change_rows: int,
 ) -> None:
     # with grace days, past-due spells that cross a window's edge decide when customers stop
     (tmp_path / "one").mkdir()
@@ -139,13 +150,38 @@ def test_movements_derived_in_short_windows_equal_one_window(
         project.settings = replace(project.settings, past_due_grace_days=3)
     assert SPEC.days < movements.WINDOW_DAYS
     one_window.run(SPEC.start, LAST_DAY)
-    monkeypatch.setattr(movements, "WINDOW_DAYS", 7)
+    monkeypatch.setattr(movements, "WINDOW_DAYS", window_days)
+    monkeypatch.setattr(movements, "WINDOW_CHANGE_ROWS", window_change_rows)
+    derive_window = movements._derive_window
+    windows: list[tuple[date, date]] = []
+
+    def recorded(*args: Any) -> tuple[int, dict[str, int]]:
+        windows.append((args[3], args[4]))
+        return derive_window(*args)
+
+    monkeypatch.setattr(movements, "_derive_window", recorded)
     windowed.run(SPEC.start, LAST_DAY)
     assert contents(windowed) == contents(one_window)
     assert (
         contents(one_window)["core.customer_movements"]
         != contents(demo_run)["core.customer_movements"]
     )  # the grace days changed some movements
+    assert len(windows) >= 5
+    for (start, end), (next_start, _) in pairwise(windows):
+        assert next_start == end + timedelta(days=1)
+        changes = windowed.query(
+            "select count(*) from raw.subscription_changes where changed_on between $start and $end",
+            {"start": start, "end": end},
+        )[0][0]
+        if window_change_rows:  # as many days as the budget holds: one more would exceed it
+            with_one_more_day = windowed.query(
+                "select count(*) from raw.subscription_changes where changed_on between $start and $end",
+                {"start": start, "end": end + timedelta(days=1)},
+            )[0][0]
+            assert (end - start).days + 1 == window_days or changes <= window_change_rows
+            assert with_one_more_day > window_change_rows
+        else:
+            assert (end - start).days + 1 == window_days
 
 
 def test_a_derivation_killed_between_windows_heals_on_the_next_run(
@@ -153,6 +189,7 @@ def test_a_derivation_killed_between_windows_heals_on_the_next_run(
 ) -> None:
     killed = demo_project(tmp_path, instance)
     monkeypatch.setattr(movements, "WINDOW_DAYS", 10)
+    monkeypatch.setattr(movements, "WINDOW_CHANGE_ROWS", 0)
     derive_window = movements._derive_window
     windows_derived: list[date] = []
 
