@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import duckdb
@@ -40,6 +41,44 @@ def test_a_sudden_drop_of_active_subscriptions_is_found_in_its_window_only(
     assert check_findings(project, "active_subscription_drops", (THIRD, THIRD)) == []
     project.run(THIRD, THIRD)  # the latest ingestion, when the run names no dates
     assert check_findings(project, "active_subscription_drops", None) == []
+
+
+def test_drops_counted_from_the_stored_versions_equal_those_counted_row_by_row(
+    project: Project,
+) -> None:
+    # subscriptions that leave and come back, go past_due, get canceled and change plan, and a
+    # date without a file: the counts the versions give must be the rows' counts on every date
+    days = [date(2025, 1, d) for d in (1, 2, 3, 5, 6, 7, 8)]  # no file on the 4th
+    everyone = [sub(f"s{i}", f"c{i % 7}") for i in range(20)]
+    by_day = {
+        days[0]: everyone,
+        days[1]: everyone[:12],  # 8 leave
+        days[2]: [*everyone[:12], *(sub(f"s{i}", f"c{i % 7}", "past_due") for i in range(12, 16))],
+        days[3]: [sub(f"s{i}", f"c{i % 7}", "canceled") for i in range(10)] + everyone[10:20],
+        days[4]: [*everyone[10:20], sub("s30", "c30", mrr="99.00")],
+        days[5]: [sub(f"s{i}", f"c{i % 7}", plan="pro") for i in range(20)],
+        days[6]: everyone[:2],
+    }
+    for day, rows in by_day.items():
+        project.write_csv(day, rows)
+    project.run(days[0], days[-1])
+    windows = [(days[0], days[-1]), (days[2], days[3]), (days[3], days[3]), (days[-1], days[-1])]
+    for window in [*windows, None]:
+        for max_drop in (-1.0, 0.0, 0.3):  # -1: every pair is a finding, so every count shows
+            project.settings = replace(project.settings, active_drop_warning=max_drop)
+            from_versions = check_findings(project, "active_subscription_drops", window)
+            row_by_row = check_findings(project, "lake/check_active_subscription_drops", window)
+            assert from_versions == row_by_row, (window, max_drop)
+    project.settings = replace(project.settings, active_drop_warning=-1.0)
+    every_pair = check_findings(project, "active_subscription_drops", (days[0], days[-1]))
+    assert [(row[1], row[3]) for row in every_pair] == [
+        (days[1], 12),
+        (days[2], 16),
+        (days[3], 10),
+        (days[4], 11),
+        (days[5], 20),
+        (days[6], 2),
+    ]
 
 
 def test_key_violations_are_found_in_the_checked_dates_only(project: Project) -> None:

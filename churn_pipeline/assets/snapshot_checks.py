@@ -49,6 +49,7 @@ def snapshot_checks() -> list[QueryCheck]:
             "CHURN_ACTIVE_DROP_WARNING between consecutive snapshots: the classic sign of a "
             "truncated export that would otherwise read as mass churn.",
             "checks/active_subscription_drops",
+            lake_sql_name="lake/check_active_subscription_drops",
             severity=dg.AssetCheckSeverity.WARN,
             blocking=False,
             settings_params={"max_drop": "active_drop_warning"},

@@ -2,6 +2,10 @@
 -- more than $max_drop (a fraction): the classic sign of a truncated export. Compares the
 -- run's dates (else the latest ingestion's) with their neighbours (the loaded snapshot before
 -- the first and after the last of them); earlier pairs were checked when they were ingested.
+-- Each date's count comes from the stored versions (raw.subscription_changes): the versions
+-- that start on or before it less those that end on or before it. Expanding
+-- raw.subscription_snapshots over a backfill's dates instead reads every row of the history
+-- (lake mode's lake/check_active_subscription_drops.sql, which gives the same findings).
 with loaded_dates as (
     select snapshot_date
     from raw.snapshot_deliveries
@@ -29,30 +33,38 @@ compared_dates as (
     where snapshot_date > (select max(snapshot_date) from latest_ingestion_dates)
 ),
 
--- No loaded date lies between the compared ones, so their range reads only their rows; with
--- `in (select ...)` DuckDB hashed every snapshot row for a semi join, which lake mode's
--- in-memory reader could not spill at the benchmark's size (21M rows).
-compared_range as (
-    select min(snapshot_date) as first_date, max(snapshot_date) as last_date
-    from compared_dates
+active_versions as (
+    select changed_on, valid_until
+    from raw.subscription_changes
+    where is_listed and status in ('active', 'past_due')
 ),
 
--- counted per date before the join: joining the rows themselves hashed every one of them
--- (1.3 GB at the benchmark's size)
-active_per_date as (
-    select snapshot_date, count(*) as active_subscriptions
-    from raw.subscription_snapshots
-    where status in ('active', 'past_due')
-        and snapshot_date between (select first_date from compared_range) and (select last_date from compared_range)
-    group by snapshot_date
+-- +1 where an active version starts, -1 where it ends (valid_until: its first day not valid)
+active_count_changes as (
+    select changed_on as day, count(*) as change_in_active
+    from active_versions
+    group by changed_on
+    union all
+    select valid_until as day, -count(*) as change_in_active
+    from active_versions
+    group by valid_until
+),
+
+active_from_day as (
+    select
+        day,
+        cast(sum(sum(change_in_active)) over (order by day) as bigint) as active_subscriptions
+    from active_count_changes
+    group by day
 ),
 
 active_per_snapshot as (
     select
         compared_dates.snapshot_date,
-        coalesce(active_per_date.active_subscriptions, 0) as active_subscriptions
+        coalesce(active_from_day.active_subscriptions, 0) as active_subscriptions
     from compared_dates
-    left join active_per_date using (snapshot_date)
+    asof left join active_from_day
+        on compared_dates.snapshot_date >= active_from_day.day
     where compared_dates.snapshot_date is not null
 ),
 
