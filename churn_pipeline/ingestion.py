@@ -110,8 +110,10 @@ def status_mapping_for(settings: Settings) -> list[StatusMappingRow]:
 # Measured at 300,000 customers: 31-day chunks of up to 3.4M rows need more than 512MB and
 # fit in 3GB; 10-day chunks of up to 1.1M rows fit in 512MB. Longer chunks share more texts
 # (subscription_texts.sql): at the bench size 62-day chunks took 16.3 s to 31-day ones' 19.0,
-# 124-day ones 16.1. A chunk's dates must fit the 64 bits of a text's date mask.
+# 124-day ones 16.1. A chunk's dates must fit the 64 bits of a text's date mask
+# (subscription_texts.sql): with more, rows past the 64th date would be lost.
 CHUNK_DAYS = 62
+MASK_DAYS = 64
 STAGED_ROW_BYTES = 1024
 MEMORY_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "PiB": 2**50}
 # a run window's results, gathered chunk by chunk (both storage modes)
@@ -223,6 +225,8 @@ def chunked(
     plan: list[_PlannedDate], rows_by_date: dict[date, int], row_budget: int | None
 ) -> list[list[_PlannedDate]]:
     """Consecutive dates, at most CHUNK_DAYS of them and `row_budget` rows (if any) a chunk."""
+    if not 1 <= CHUNK_DAYS <= MASK_DAYS:
+        raise ValueError(f"CHUNK_DAYS is {CHUNK_DAYS}; a chunk holds 1 to {MASK_DAYS} dates")
     chunks: list[list[_PlannedDate]] = []
     chunk: list[_PlannedDate] = []
     chunk_rows = 0

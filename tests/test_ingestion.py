@@ -728,6 +728,20 @@ def raw_tables(conn: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
     }
 
 
+def test_a_chunk_never_spans_more_dates_than_a_text_mask_holds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from churn_pipeline import ingestion
+
+    plan = [ingestion._PlannedDate(date(2025, 1, 1) + timedelta(days=n), None) for n in range(130)]
+    assert [len(chunk) for chunk in ingestion.chunked(plan, {}, None)] == [62, 62, 6]
+    monkeypatch.setattr(ingestion, "CHUNK_DAYS", 64)
+    assert [len(chunk) for chunk in ingestion.chunked(plan, {}, None)] == [64, 64, 2]
+    monkeypatch.setattr(ingestion, "CHUNK_DAYS", 65)  # the 65th date's rows would be lost
+    with pytest.raises(ValueError, match="a chunk holds 1 to 64 dates"):
+        ingestion.chunked(plan, {}, None)
+
+
 def test_a_window_is_loaded_in_chunks_that_fit_the_memory_limit_with_the_same_rows(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
