@@ -1,5 +1,6 @@
 """The batched SQLite event log stores what Dagster's own SQLite event log stores."""
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -224,6 +225,21 @@ def test_engines_of_old_runs_are_let_go(tmp_path: Path, monkeypatch: pytest.Monk
         storage = instance.event_log_storage
         assert isinstance(storage, BatchedSqliteEventLogStorage)
         assert len(storage._engines) == 2
+        # each kept engine keeps its one connection open; an evicted one closes its own
+        assert open_event_databases(tmp_path) == {"index.db", f"{instance.get_runs()[0].run_id}.db"}
         assert instance.get_materialized_partitions(downstream.key) == set(KEYS[:3])
         assert len(instance.get_runs()) == 3
     assert storage._engines == {}  # disposed with the instance
+    assert open_event_databases(tmp_path) == set()
+
+
+def open_event_databases(dagster_home: Path) -> set[str]:
+    """The event log's SQLite files this process holds open (Linux: /proc/self/fd)."""
+    folder = str(dagster_home / "history" / "runs")
+    names = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the listing's own descriptor is gone by now
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith(folder) and target.endswith(".db"):
+                names.add(Path(target).name)
+    return names
