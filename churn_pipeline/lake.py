@@ -187,6 +187,7 @@ def open_reader(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
         with warehouse.memory_errors_explained(settings):
             refresh_raw_layer(conn, settings, write_layout=False)
             warehouse.run(conn, settings, "schema/macro_checked_snapshot_dates")
+            warehouse.run(conn, settings, "schema/macro_drop_check_dates")
             yield conn
     finally:
         conn.close()

@@ -198,6 +198,7 @@ SCHEMA_FILES = (
     "schema/macro_staged_row_key",
     "schema/macro_staged_row_of_key",
     "schema/macro_checked_snapshot_dates",
+    "schema/macro_drop_check_dates",
     "schema/view_snapshot_range",
     "schema/core_customer_movements",
     "schema/core_customer_first_activation",

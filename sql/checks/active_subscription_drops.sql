@@ -6,31 +6,9 @@
 -- that start on or before it less those that end on or before it. Expanding
 -- raw.subscription_snapshots over a backfill's dates instead reads every row of the history
 -- (lake mode's lake/check_active_subscription_drops.sql, which gives the same findings).
-with loaded_dates as (
+with compared_dates as (
     select snapshot_date
-    from raw.snapshot_deliveries
-    where status = 'loaded'
-),
-
-latest_ingestion_dates as (
-    select snapshot_date
-    from loaded_dates
-    where snapshot_date in (
-        select snapshot_date
-        from raw.checked_snapshot_dates(cast($window_start as date), cast($window_end as date))
-    )
-),
-
-compared_dates as (
-    select snapshot_date from latest_ingestion_dates
-    union
-    select max(snapshot_date)
-    from loaded_dates
-    where snapshot_date < (select min(snapshot_date) from latest_ingestion_dates)
-    union
-    select min(snapshot_date)
-    from loaded_dates
-    where snapshot_date > (select max(snapshot_date) from latest_ingestion_dates)
+    from raw.drop_check_dates(cast($window_start as date), cast($window_end as date))
 ),
 
 active_versions as (
@@ -65,7 +43,6 @@ active_per_snapshot as (
     from compared_dates
     asof left join active_from_day
         on compared_dates.snapshot_date >= active_from_day.day
-    where compared_dates.snapshot_date is not null
 ),
 
 with_previous as (

@@ -4,31 +4,9 @@
 -- fraction): the classic sign of a truncated export. Compares the run's dates (else the latest
 -- ingestion's) with their neighbours (the loaded snapshot before the first and after the last
 -- of them); earlier pairs were checked when they were ingested.
-with loaded_dates as (
+with compared_dates as (
     select snapshot_date
-    from raw.snapshot_deliveries
-    where status = 'loaded'
-),
-
-latest_ingestion_dates as (
-    select snapshot_date
-    from loaded_dates
-    where snapshot_date in (
-        select snapshot_date
-        from raw.checked_snapshot_dates(cast($window_start as date), cast($window_end as date))
-    )
-),
-
-compared_dates as (
-    select snapshot_date from latest_ingestion_dates
-    union
-    select max(snapshot_date)
-    from loaded_dates
-    where snapshot_date < (select min(snapshot_date) from latest_ingestion_dates)
-    union
-    select min(snapshot_date)
-    from loaded_dates
-    where snapshot_date > (select max(snapshot_date) from latest_ingestion_dates)
+    from raw.drop_check_dates(cast($window_start as date), cast($window_end as date))
 ),
 
 -- No loaded date lies between the compared ones, so their range reads only their rows; with
@@ -55,7 +33,6 @@ active_per_snapshot as (
         coalesce(active_per_date.active_subscriptions, 0) as active_subscriptions
     from compared_dates
     left join active_per_date using (snapshot_date)
-    where compared_dates.snapshot_date is not null
 ),
 
 with_previous as (
