@@ -1,7 +1,6 @@
 -- Consecutive loaded snapshots where the number of active or past_due subscriptions fell by
--- more than $max_drop (a fraction): the classic sign of a truncated export. Compares the
--- run's dates (else the latest ingestion's) with their neighbours (the loaded snapshot before
--- the first and after the last of them); earlier pairs were checked when they were ingested.
+-- more than $max_drop (a fraction): the classic sign of a truncated export. The dates compared
+-- are raw.drop_check_dates's: the run's, with their loaded neighbours.
 -- Each date's count comes from the stored versions (raw.subscription_changes): the versions
 -- that start on or before it less those that end on or before it. Expanding
 -- raw.subscription_snapshots over a backfill's dates instead reads every row of the history

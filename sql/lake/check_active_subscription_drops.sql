@@ -1,9 +1,8 @@
 -- Lake mode's no_sudden_drop_in_active_subscriptions check (warehouse mode's counts from the
 -- stored versions instead: checks/active_subscription_drops.sql). Consecutive loaded snapshots
 -- where the number of active or past_due subscriptions fell by more than $max_drop (a
--- fraction): the classic sign of a truncated export. Compares the run's dates (else the latest
--- ingestion's) with their neighbours (the loaded snapshot before the first and after the last
--- of them); earlier pairs were checked when they were ingested.
+-- fraction): the classic sign of a truncated export. The dates compared are
+-- raw.drop_check_dates's: the run's, with their loaded neighbours.
 with compared_dates as (
     select snapshot_date
     from raw.drop_check_dates(cast($window_start as date), cast($window_end as date))
