@@ -109,11 +109,13 @@ def status_mapping_for(settings: Settings) -> list[StatusMappingRow]:
 # row per STAGED_ROW_BYTES of DuckDB's memory limit (a date with more rows is a chunk alone).
 # Measured at 300,000 customers: 31-day chunks of up to 3.4M rows need more than 512MB and
 # fit in 3GB; 10-day chunks of up to 1.1M rows fit in 512MB. Longer chunks share more texts
-# (subscription_texts.sql): at the bench size 62-day chunks took 16.3 s to 31-day ones' 19.0.
-# A chunk's dates must fit the 64 bits of a text's date mask (subscription_texts.sql): with
-# more, rows past the 64th date would be lost (a 124-day trial loaded 14.8M of 21.4M rows).
-CHUNK_DAYS = 62
-MASK_DAYS = 64
+# (subscription_texts.sql): at the bench size 62-day chunks took 16.3 s to 31-day ones' 19.0
+# (session 15's machine), and 127-day ones 6.65 s to 62-day ones' 7.05 (a faster machine;
+# there the row budget, not CHUNK_DAYS, cuts most chunks: 8 chunks instead of 12).
+# A chunk's dates must fit the bits of a text's date mask, a hugeint (subscription_texts.sql;
+# bit 127 is its sign): with more, rows past the last bit's date would be lost.
+CHUNK_DAYS = 127
+MASK_DAYS = 127
 STAGED_ROW_BYTES = 1024
 MEMORY_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "PiB": 2**50}
 # a run window's results, gathered chunk by chunk (both storage modes)

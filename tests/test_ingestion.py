@@ -733,12 +733,12 @@ def test_a_chunk_never_spans_more_dates_than_a_text_mask_holds(
 ) -> None:
     from churn_pipeline import ingestion
 
-    plan = [ingestion._PlannedDate(date(2025, 1, 1) + timedelta(days=n), None) for n in range(130)]
-    assert [len(chunk) for chunk in ingestion.chunked(plan, {}, None)] == [62, 62, 6]
-    monkeypatch.setattr(ingestion, "CHUNK_DAYS", 64)
-    assert [len(chunk) for chunk in ingestion.chunked(plan, {}, None)] == [64, 64, 2]
-    monkeypatch.setattr(ingestion, "CHUNK_DAYS", 65)  # the 65th date's rows would be lost
-    with pytest.raises(ValueError, match="a chunk holds 1 to 64 dates"):
+    plan = [ingestion._PlannedDate(date(2025, 1, 1) + timedelta(days=n), None) for n in range(260)]
+    assert [len(chunk) for chunk in ingestion.chunked(plan, {}, None)] == [127, 127, 6]
+    monkeypatch.setattr(ingestion, "CHUNK_DAYS", 62)
+    assert [len(chunk) for chunk in ingestion.chunked(plan, {}, None)] == [62, 62, 62, 62, 12]
+    monkeypatch.setattr(ingestion, "CHUNK_DAYS", 128)  # the 128th date's rows would be lost
+    with pytest.raises(ValueError, match="a chunk holds 1 to 127 dates"):
         ingestion.chunked(plan, {}, None)
 
 
@@ -786,7 +786,7 @@ def test_a_staged_row_key_orders_like_the_row_and_reads_back(project: Project) -
     part, up to a chunk's last date, the largest file number and the largest row number."""
     from churn_pipeline import warehouse
 
-    rows = [(61, 2**31 - 1, 2**63 - 1), (61, 2**31 - 1, 1), (61, 1, 2**63 - 1), (1, 3, 7),
+    rows = [(126, 2**31 - 1, 2**63 - 1), (126, 2**31 - 1, 1), (126, 1, 2**63 - 1), (1, 3, 7),
             (0, 2**31 - 1, 2**63 - 1), (0, 2, 1), (0, 1, 2**40), (0, 1, 1)]  # fmt: skip
     start = date(2025, 1, 1)
     with warehouse.open_warehouse(project.settings) as conn:
@@ -806,22 +806,22 @@ def test_a_key_listed_twice_on_the_last_date_of_a_full_chunk_is_set_aside(
     project: Project,
 ) -> None:
     """Duplicates are found from each text's mask of dates (subscription_texts.sql): one bit a
-    date, up to the 62nd of a chunk. `s1` is listed twice on that date only, `s2` twice on
+    date, up to the 127th of a chunk. `s1` is listed twice on that date only, `s2` twice on
     the 61st with another text on its second row; `s3` never, its rows of one text on two
     separate stretches of dates."""
     from churn_pipeline import ingestion, warehouse
 
-    dates = days("2025-01-01", "2025-03-03")
-    assert len(dates) == ingestion.CHUNK_DAYS == 62
+    dates = days("2025-01-01", "2025-05-07")
+    assert len(dates) == ingestion.CHUNK_DAYS == 127
     for index, day in enumerate(dates):
         rows = [
             sub("s1", "c1"),
             sub("s2", "c2"),
             sub("s3", "c3", mrr="30.00" if 9 <= index < 20 else "10.00"),
         ]
-        if index == 61:
+        if index == 126:
             rows.append(sub("s1", "c1"))
-        if index == 60:
+        if index == 125:
             rows.append(sub("s2", "c2", mrr="20.00"))
         project.write_csv(day.isoformat(), rows)
     with warehouse.open_warehouse(project.settings) as conn:
@@ -829,12 +829,12 @@ def test_a_key_listed_twice_on_the_last_date_of_a_full_chunk_is_set_aside(
         rejected = conn.execute(
             "select snapshot_date, subscription_id, rule from raw.rejected_rows order by all"
         ).fetchall()
-    assert summary.chunks == 1 and summary.rows_read == 62 * 3 + 2
+    assert summary.chunks == 1 and summary.rows_read == 127 * 3 + 2
     assert rejected == [
-        (dates[60], "s2", "duplicate_subscription_id"),
-        (dates[60], "s2", "duplicate_subscription_id"),
-        (dates[61], "s1", "duplicate_subscription_id"),
-        (dates[61], "s1", "duplicate_subscription_id"),
+        (dates[125], "s2", "duplicate_subscription_id"),
+        (dates[125], "s2", "duplicate_subscription_id"),
+        (dates[126], "s1", "duplicate_subscription_id"),
+        (dates[126], "s1", "duplicate_subscription_id"),
     ]
 
 
@@ -848,20 +848,20 @@ def _history_with_rows_without_an_id() -> dict[date, list[dict[str, str]]]:
 
 
 def _clean_history_of_a_full_chunk() -> dict[date, list[dict[str, str]]]:
-    # 62 dates (one chunk, every bit of the date masks), texts changing and coming back
+    # 127 dates (one chunk, every bit of the date masks), texts changing and coming back
     return {
         day: [
             sub(f"s{n}", f"c{n}", mrr=f"{10 + (index // (n + 3)) % 3}.00")
             for n in range(8)
             if (index + n) % 17 != 0
         ]
-        for index, day in enumerate(days("2025-01-01", "2025-03-03"))
+        for index, day in enumerate(days("2025-01-01", "2025-05-07"))
     }
 
 
 @pytest.mark.parametrize(
     ("history", "chunk_days", "texts_chunks", "row_by_row_chunks"),
-    [(_history_with_rows_without_an_id(), 10, 2, 2), (_clean_history_of_a_full_chunk(), 62, 1, 0)],
+    [(_history_with_rows_without_an_id(), 10, 2, 2), (_clean_history_of_a_full_chunk(), 127, 1, 0)],
     ids=["seed 1021 and rows without an id", "a clean full chunk"],
 )
 def test_deliveries_counted_from_texts_equal_those_counted_row_by_row(
