@@ -109,6 +109,14 @@ def connect_memory(settings: Settings) -> duckdb.DuckDBPyConnection:
     return conn
 
 
+def cursor(conn: duckdb.DuckDBPyConnection, settings: Settings) -> duckdb.DuckDBPyConnection:
+    """Another connection to `conn`'s database, for another thread, in the business time zone
+    (a connection does not inherit the session settings of the one it was made from)."""
+    duplicate = conn.cursor()
+    _set_time_zone(duplicate, settings)
+    return duplicate
+
+
 def _set_time_zone(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     # timestamps without an offset are business time; set after connecting, once ICU is loaded
     conn.execute("set TimeZone = $timezone", {"timezone": settings.timezone})

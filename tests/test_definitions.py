@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -79,3 +80,24 @@ def test_workspace_validates(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "All code locations passed validation" in result.stdout + result.stderr
+
+
+def test_each_warehouse_table_depends_on_every_table_of_its_step_that_its_sql_reads() -> None:
+    """The step builds tables side by side once their `deps` are built (marts.build_tables): a
+    table whose SQL read another table of the step without naming it could read it stale or
+    half-built."""
+    from churn_pipeline.assets.marts import build_sql_tables
+
+    tables = build_sql_tables()
+    built = {table.table for table in tables}
+    for table in tables:
+        sql_names = set(table.steps)
+        if table.incremental:
+            sql_names |= {table.incremental.recompute, *table.incremental.merge}
+        read = set()
+        for name in sql_names:
+            text = (PROJECT_ROOT / "sql" / f"{name}.sql").read_text(encoding="utf-8")
+            read |= set(re.findall(r"\b((?:core|reporting)\.[a-z_]+)\b", text))
+        depends_on = {".".join(dep.path) for dep in table.deps}
+        assert (read & built) - {table.table} <= depends_on, table.table
+        assert table.incremental is None or set(table.incremental.reads) <= depends_on
