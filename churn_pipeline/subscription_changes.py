@@ -55,7 +55,6 @@ def gather_changes(
         return
     _prepare_comparison(conn, settings, file_dates, previous)
     warehouse.run(conn, settings, "staging/insert_subscription_changes_of_chunk")
-    warehouse.run(conn, settings, "staging/gather_new_subscription_changes")
 
 
 def store_window(
