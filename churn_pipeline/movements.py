@@ -69,7 +69,7 @@ def window_steps(every_customer: bool) -> tuple[WindowStep, ...]:
             *shared_before,
             WindowStep("lake/window_listed_rows", "view"),
             WindowStep("core/window_subscription_state_rows", "view"),
-            WindowStep("lake/window_subscription_states"),
+            WindowStep("core/window_subscription_states"),
             WindowStep("core/window_customer_states"),
             WindowStep("lake/window_compared_customers"),
             *shared_after,
@@ -80,7 +80,7 @@ def window_steps(every_customer: bool) -> tuple[WindowStep, ...]:
         WindowStep("core/window_compared_customer_dates"),
         WindowStep("core/window_listed_rows", "view"),
         WindowStep("core/window_subscription_state_rows", "view"),
-        WindowStep("core/window_subscription_states", "view"),
+        WindowStep("core/window_subscription_states"),
         WindowStep("core/window_customer_states"),
         *shared_after,
     )

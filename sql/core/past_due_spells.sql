@@ -52,7 +52,7 @@ spells as (
 )
 
 -- grace_ends_on: the first date of the spell on which past_due no longer counts as paying
--- (computed here: the view window_subscription_states cannot take the parameter)
+-- (computed here: the view window_subscription_state_rows cannot take the parameter)
 select
     subscription_id,
     snapshot_date,

@@ -14,6 +14,9 @@
 -- customer is compared (every active one opens). Lake mode compares every customer with a
 -- state on either snapshot (lake/window_compared_customers.sql).
 create or replace temp table window_compared_customers as
+-- A pair holds the changes from the day after its previous snapshot to its snapshot. The pairs
+-- are consecutive loaded dates, so a change can only belong to the first pair whose snapshot
+-- is on or after it: an asof join, where a range join took 0.38 s of CPU at the bench size.
 with changes_by_pair as (
     select
         pairs.snapshot_date as observed_on,
@@ -21,11 +24,11 @@ with changes_by_pair as (
         changes.subscription_id,
         changes.changed_on,
         changes.customer_id
-    from window_snapshot_pairs as pairs
-    inner join raw.subscription_changes as changes
+    from raw.subscription_changes as changes
+    asof inner join window_snapshot_pairs as pairs
         on changes.changed_on <= pairs.snapshot_date
-        and changes.changed_on > coalesce(pairs.previous_snapshot_date, date '0001-01-01')
     where changes.changed_on <= getvariable('window_snapshot_range').last
+        and changes.changed_on > coalesce(pairs.previous_snapshot_date, date '0001-01-01')
 ),
 
 customers_of_previous_versions as (

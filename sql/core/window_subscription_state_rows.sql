@@ -3,7 +3,7 @@
 -- set); held = paused. A subscription whose row was quarantined on a date has not ended:
 -- it keeps its state of the previous snapshot (METRICS.md §1, window_carried_forward_rows,
 -- part of window_listed_rows), past-due spell included. Read through
--- window_subscription_states (a view in warehouse mode, a table in lake mode).
+-- window_subscription_states (a table).
 create or replace temp view window_subscription_state_rows as
 with with_past_due_spell as (
     select
