@@ -4,7 +4,8 @@
 -- mask, each with its text's result and content hash (view_validated_texts.sql).
 create or replace temp table delivery_accounting as
 -- materialized: else each text's content hash is computed once per row of its dates (0.15 s
--- a 62-day chunk, against 0.02 s). range(127): the bits of a date mask (subscription_texts.sql).
+-- a 62-day chunk, against 0.02 s). range(127): the bits of a date mask
+-- (subscription_texts.sql); a shorter range would leave the chunk's later dates uncounted.
 with texts_with_their_result as materialized (
     select
         subscription_texts.date_mask,

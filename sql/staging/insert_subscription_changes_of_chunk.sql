@@ -1,11 +1,11 @@
 -- A chunk's changes, into the run window's (window_subscription_changes.sql): what
 -- insert_subscription_changes.sql finds by comparing every clean row with the subscription's
 -- row on the previous file date, found from *runs* instead (and inserted at once: a table of
--- them copied into the window's cost 0.03 s a chunk). A run is a subscription's clean rows on consecutive file dates of the
--- chunk (numbered in `incoming_dates`) with one value: the rows of one text of a subscription
--- (validation_representatives.sql) on consecutive dates are one run, without reading them
--- again; any other clean row is a run of one date (a text that comes back after another, or
--- after a date without a row). Then:
+-- them copied into the window's cost 0.03 s a chunk). A run is a subscription's clean rows on
+-- consecutive file dates of the chunk (numbered in `incoming_dates`) with one value: the rows
+-- of one text of a subscription (validation_representatives.sql) on consecutive dates are one
+-- run, without reading them again; any other clean row is a run of one date (a text that comes
+-- back after another, or after a date without a row). Then:
 -- - a run is a listed change when its fingerprint differs from the state before it: the run
 --   ending the date before, else on the chunk's first date the subscription's state on the
 --   previous file date (state_before_incoming.sql), else not listed;
