@@ -217,6 +217,7 @@ SCHEMA_FILES = (
     "schema/macro_period_start",
     "schema/macro_tenure_month",
     "schema/macro_hazard_bucket",
+    "schema/macro_order_free_sum",
     "schema/reporting_pipeline_runs",
     "schema/core_mart_build_inputs",
     "schema/view_movement_day_fingerprints",

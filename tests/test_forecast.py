@@ -332,3 +332,33 @@ def test_forecast_from_mid_month_discounts_the_days_before_the_period(project: P
         assert abs(row["expected_logo_churn_rate"] - truth) < tolerance, (row["grain"], truth)
     # the discount is there: without it the month would be about 10.2%, with it about 9.7%
     assert month["expected_logo_churn_rate"] < month_hazard(31)
+
+
+def test_the_forecasts_sums_do_not_depend_on_the_order_of_their_terms(tmp_path: Path) -> None:
+    """A sum of doubles depends on the order of its terms, and DuckDB's order depends on its
+    threads: the forecasts' expected MRR and variances differed in their last bits from one
+    build to the next. core.order_free_sum adds them exactly, as decimals."""
+    from churn_pipeline import warehouse
+    from churn_pipeline.settings import Settings
+
+    settings = Settings.from_env(
+        {"CHURN_LANDING_DIR": str(tmp_path), "CHURN_WAREHOUSE": str(tmp_path / "w.duckdb")}
+    )
+    with warehouse.open_warehouse(settings) as conn:
+        conn.execute("set threads = 1")  # the subquery's order is then the order of the terms
+        conn.execute(
+            "create temp table terms as select i, (case i % 3 when 0 then 1e15 when 1 then 0.1 "
+            "else -1e15 end) + i * 1e-3 as term from range(3000) as numbers (i)"
+        )
+        sums = {
+            aggregate: {
+                conn.execute(
+                    f"select {aggregate} from (select term from terms order by {order})"
+                ).fetchone()[0]
+                for order in ("i", "hash(i)", "i desc")
+            }
+            for aggregate in ("sum(term)", "core.order_free_sum(term)")
+        }
+    assert len(sums["sum(term)"]) > 1  # what the macro is for
+    (order_free,) = sums["core.order_free_sum(term)"]
+    assert order_free == pytest.approx(4599.2426, abs=1e-4)

@@ -224,7 +224,7 @@ log_survival_before_target as (
         slices.grain,
         slices.target_start,
         base.customer_id,
-        sum(
+        core.order_free_sum(
             ln(greatest(1 - coalesce(bucket_hazards.hazard, totals.pooled_hazard), 1e-12))
             * slices.days_covered / slices.days_in_month
         ) as log_survival
@@ -273,11 +273,13 @@ expected_churn as (
     select
         grain,
         target_start,
-        sum(churn_probability) as expected_churned_customers,
-        sum(churn_probability * (1 - churn_probability)) as variance_churned_customers,
-        sum(churn_probability * mrr_at_origin) as expected_churned_mrr,
-        sum(churn_probability * (1 - churn_probability) * mrr_at_origin * mrr_at_origin)
-            as variance_churned_mrr
+        core.order_free_sum(churn_probability) as expected_churned_customers,
+        core.order_free_sum(churn_probability * (1 - churn_probability))
+            as variance_churned_customers,
+        core.order_free_sum(churn_probability * mrr_at_origin) as expected_churned_mrr,
+        core.order_free_sum(
+            churn_probability * (1 - churn_probability) * mrr_at_origin * mrr_at_origin
+        ) as variance_churned_mrr
     from customer_churn_probabilities
     group by grain, target_start
 ),
