@@ -81,3 +81,18 @@ def test_each_build_connection_reads_time_in_the_business_time_zone(settings: Se
         }
     assert len(results) == 4
     assert seen == {("America/New_York", "2024-12-31")}
+
+
+def test_tables_that_more_tables_are_built_on_start_first(settings: Settings) -> None:
+    """Listed last, the start of the longest chain (`first` → `second` → `third`) is built
+    first: one at a time, `second` comes before `alone`, which no table reads."""
+    tables = [
+        table("alone", settings.sql_dir, "select 0 as x"),
+        table("third", settings.sql_dir, "select * from core.second", ("second",)),
+        table("second", settings.sql_dir, "select * from core.first", ("first",)),
+        table("first", settings.sql_dir, "select 1 as x"),
+    ]
+    one_at_a_time = replace(settings, duckdb_threads=1)
+    with warehouse.open_warehouse(one_at_a_time) as conn:
+        order = [result.asset_key.path[1] for result in build_tables(conn, one_at_a_time, tables)]
+    assert order == ["first", "second", "alone", "third"]

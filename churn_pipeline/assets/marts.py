@@ -175,9 +175,9 @@ def build_sql_tables_asset(tables: list[SqlTable]) -> dg.AssetsDefinition:
 def build_tables(
     conn: duckdb.DuckDBPyConnection, settings: Settings, tables: list[SqlTable]
 ) -> Iterator[dg.MaterializeResult]:
-    """Build `tables` (listed in dependency order), up to CHURN_DUCKDB_THREADS at a time, each
-    on a connection of its own once the tables it depends on among `tables` are built; yields
-    each result as its build commits.
+    """Build `tables`, up to CHURN_DUCKDB_THREADS at a time, each on a connection of its own
+    once the tables it depends on among `tables` are built (of those ready, the ones more
+    tables are built on first); yields each result as its build commits.
 
     Most statements keep only ~1.3 of two cores busy, so two builds at once take the step from
     1.55 to 1.24 s at the bench size. Each build is its own transaction on its own tables (and
@@ -186,7 +186,7 @@ def build_tables(
     starts, those running finish and are yielded, and the error is raised.
     """
     keys = {table.key for table in tables}
-    waiting = list(tables)
+    waiting = sorted(tables, key=lambda table: -len(_built_on(table, tables)))
     built: set[dg.AssetKey] = set()
     connections = [
         warehouse.cursor(conn, settings)
@@ -227,6 +227,18 @@ def build_tables(
         raise failure
     if waiting:  # only when `deps` form a cycle among `tables`
         raise RuntimeError(f"no table can be built first among {[t.table for t in waiting]}")
+
+
+def _built_on(table: SqlTable, tables: list[SqlTable]) -> set[dg.AssetKey]:
+    """The tables among `tables` that read `table`, directly or through others: those with
+    the most start first, so that the longest chain (daily totals, churn by period, the
+    forecasts) is not left for last (1.24 -> ~1.0 s for the step at the bench size)."""
+    found: set[dg.AssetKey] = set()
+    frontier = {table.key}
+    while frontier:
+        frontier = {t.key for t in tables if frontier & set(t.deps)} - found
+        found |= frontier
+    return found
 
 
 def build_mart_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
