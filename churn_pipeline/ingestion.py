@@ -375,7 +375,10 @@ def _count_deliveries(
     row = warehouse.run(conn, settings, "staging/each_text_once_a_date").fetchone()
     if row and row[0]:
         warehouse.run(
-            conn, settings, "staging/delivery_accounting_of_texts", {"chunk_start": chunk_start}
+            conn,
+            settings,
+            "staging/delivery_accounting_of_texts",
+            {"chunk_start": chunk_start, "mask_days": MASK_DAYS},
         )
     else:
         warehouse.run(conn, settings, "staging/delivery_accounting")

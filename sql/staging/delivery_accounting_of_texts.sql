@@ -4,8 +4,9 @@
 -- mask, each with its text's result and content hash (view_validated_texts.sql).
 create or replace temp table delivery_accounting as
 -- materialized: else each text's content hash is computed once per row of its dates (0.15 s
--- a 62-day chunk, against 0.02 s). range(127): the bits of a date mask
--- (subscription_texts.sql); a shorter range would leave the chunk's later dates uncounted.
+-- a 62-day chunk, against 0.02 s). range($mask_days): every bit a date mask can hold
+-- (subscription_texts.sql, ingestion.MASK_DAYS); fewer would leave a chunk's later dates
+-- uncounted.
 with texts_with_their_result as materialized (
     select
         subscription_texts.date_mask,
@@ -23,7 +24,7 @@ rows_of_the_texts as (
         texts.rule,
         texts.content_hash
     from texts_with_their_result as texts
-    cross join range(127) as date_bits (bit_index)
+    cross join range($mask_days) as date_bits (bit_index)
     where texts.date_mask & (cast(1 as hugeint) << cast(date_bits.bit_index as integer)) <> 0
 )
 
