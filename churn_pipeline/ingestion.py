@@ -127,13 +127,13 @@ GATHERING_FILES = (
 GATHERING_TABLES = ("window_rejected_rows", "window_snapshot_deliveries", "ingestion_window")
 GATHERING_VIEWS = ("known_snapshot_deliveries",)
 # per chunk, besides `staged_rows` (snapshot_files)
-STAGING_VIEWS = ("validated_rows", "validated_texts")
+STAGING_VIEWS = ("validated_rows", "validated_texts", "row_texts")
 STAGING_TABLES = (
     "validated_representatives",
     "validation_representatives",
     "duplicated_subscription_keys",
     "subscription_texts",
-    "row_texts",
+    "staged_row_texts",
     "changed_customer_of_record",
     "delivery_accounting",
     "delivery_plan",
@@ -355,9 +355,15 @@ def _validate(
 ) -> None:
     """`validated_rows`: every staged row's canonical values and first broken rule, validating
     one row per subscription and distinct text (staging/validation_representatives.sql)."""
+    for name in ("staging/staged_row_texts", "staging/subscription_texts"):
+        warehouse.run(conn, settings, name, params)
+    row = warehouse.run(conn, settings, "staging/every_staged_id_trimmed").fetchone()
+    warehouse.run(
+        conn,
+        settings,
+        "staging/view_row_texts" if row and row[0] else "staging/view_row_texts_trimmed",
+    )
     for name in (
-        "staging/row_texts",
-        "staging/subscription_texts",
         "staging/duplicated_subscription_keys",
         "staging/validation_representatives",
         "staging/validated_representatives",
