@@ -193,10 +193,11 @@ def ingest_window(
             warehouse.run(conn, settings, "staging/delete_subscription_snapshots_window", window)
         else:
             subscription_changes.prepare(conn, settings)
-        for chunk in chunks:
-            rejected_by_rule.update(
-                _ingest_chunk(conn, settings, chunk, ingested_at, summary, for_lake)
-            )
+        with warehouse.checkpoints_deferred(conn):
+            for chunk in chunks:
+                rejected_by_rule.update(
+                    _ingest_chunk(conn, settings, chunk, ingested_at, summary, for_lake)
+                )
         with warehouse.transaction(conn):
             warehouse.run(conn, settings, "staging/delete_rejected_rows_window", window)
             warehouse.run(conn, settings, "staging/delete_snapshot_deliveries_window", window)

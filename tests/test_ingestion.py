@@ -923,3 +923,36 @@ def test_deliveries_counted_from_texts_equal_those_counted_row_by_row(
     ]
     assert rows_read == sum(len(rows) for rows in history.values())
     assert rows_rejected == sum(by_rule.values())
+
+
+def test_checkpoints_deferred_while_chunks_are_gathered_put_the_threshold_back(
+    project: Project,
+) -> None:
+    """Ingestion gathers its chunks in temp tables without automatic checkpoints
+    (warehouse.checkpoints_deferred); the database's threshold is put back afterwards, also
+    when a file fails in the middle, so the warehouse's own writes checkpoint as configured."""
+    from churn_pipeline import ingestion, warehouse
+
+    project.write_csv("2025-01-01", [sub("a", "c1")])
+    (project.landing / "2025-01-02.csv").write_text(
+        "subscription_id,customer_id,status\ns1,c1,active\n"
+    )
+
+    def threshold(conn: duckdb.DuckDBPyConnection) -> str:
+        row = conn.execute("select current_setting('checkpoint_threshold')").fetchone()
+        return str(row[0]) if row else ""
+
+    seen = []
+    with warehouse.open_warehouse(project.settings) as conn:
+        conn.execute("set checkpoint_threshold = '32 MiB'")
+        with warehouse.checkpoints_deferred(conn):
+            seen.append(threshold(conn))
+        seen.append(threshold(conn))
+        ingestion.ingest_window(conn, project.settings, date(2025, 1, 1), date(2025, 1, 1))
+        seen.append(threshold(conn))
+        with pytest.raises(SnapshotFileError, match="required column"):
+            ingestion.ingest_window(conn, project.settings, date(2025, 1, 1), date(2025, 1, 2))
+        seen.append(threshold(conn))
+        variables = conn.execute("select count(*) from duckdb_variables()").fetchone()
+    assert seen == ["1.0 TiB", "32.0 MiB", "32.0 MiB", "32.0 MiB"]
+    assert variables == (0,)
