@@ -46,7 +46,9 @@ texts_in_pieces as (
     where subscription_id_clean is not null
 ),
 
--- their rows, one a date (a row of a duplicated key is never clean)
+-- their rows, one a date (a row of a duplicated key is never clean). The `where` repeats the
+-- semi join on the hash alone: DuckDB then filters the chunk's rows on it as it scans them
+-- (0.119 -> 0.106 s a 127-day chunk).
 rows_of_texts_in_pieces as (
     select
         row_texts.subscription_id_clean,
@@ -58,6 +60,7 @@ rows_of_texts_in_pieces as (
     semi join texts_in_pieces using (subscription_id_clean, text_hash)
     inner join file_dates on file_dates.snapshot_date = row_texts.snapshot_date_of_file
     anti join duplicated_subscription_keys using (snapshot_date_of_file, subscription_id_clean)
+    where row_texts.text_hash in (select texts_in_pieces.text_hash from texts_in_pieces)
 ),
 
 -- each stretch of consecutive file dates of such a text is one run, from its first row. (A run
