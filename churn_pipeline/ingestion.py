@@ -324,7 +324,9 @@ def _ingest_chunk(
                 file_dates,
                 subscription_changes.previous_file_date(conn, chunk[0].snapshot_date),
             )
-        warehouse.run(conn, settings, "staging/insert_rejected_rows")
+        rejected = warehouse.run(conn, settings, "staging/any_rejected_row").fetchone()
+        if rejected and rejected[0]:
+            warehouse.run(conn, settings, "staging/insert_rejected_rows")
         warehouse.run(
             conn,
             settings,
