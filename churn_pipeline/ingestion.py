@@ -369,6 +369,7 @@ def _validate(
     for name in (
         "staging/duplicated_subscription_keys",
         "staging/validation_representatives",
+        "staging/staged_keys",
         "staging/validated_representatives",
     ):
         warehouse.run(conn, settings, name, params)

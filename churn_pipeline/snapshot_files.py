@@ -62,6 +62,10 @@ class SnapshotFileError(ValueError):
 STAGED_TEXT_TABLE = "staged_text_rows"
 STAGED_VIEW = "staged_rows"
 STAGED_FILES_TABLE = "staged_files"
+# `staged_rows_of_keys`: the staged rows whose (snapshot_date_of_file, file_number, source_row)
+# is in the temp table `staged_keys` (which the caller fills), their texts cast after the join
+STAGED_KEYED_VIEW = "staged_rows_of_keys"
+STAGED_KEYS_TABLE = "staged_keys"
 PARQUET_BATCH_VARIABLES = (
     "staged_parquet_files_{index}",
     "staged_parquet_days_{index}",
@@ -80,7 +84,9 @@ def create_staging_table(conn: duckdb.DuckDBPyConnection) -> None:
 
 
 def drop_staging(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(f"drop view if exists {STAGED_KEYED_VIEW}")
     conn.execute(f"drop view if exists {STAGED_VIEW}")
+    conn.execute(f"drop table if exists {STAGED_KEYS_TABLE}")
     conn.execute(f"drop table if exists {STAGED_TEXT_TABLE}")
     conn.execute(f"drop table if exists {STAGED_FILES_TABLE}")
     variables = conn.execute(
@@ -398,7 +404,7 @@ def stage_sources(conn: duckdb.DuckDBPyConnection, sources: list[SnapshotSource]
     file_numbers = _number_files(conn, sources)
     layouts = _parquet_layouts(conn, parquet_sources)
     batches: dict[tuple[tuple[str, str], ...], list[SnapshotSource]] = {}
-    parquet_reads: list[str] = []
+    parquet_reads: list[tuple[str, str]] = []  # (every row, the rows of `staged_keys`)
     for source, (_, columns, _) in layouts.items():
         if _may_share_a_read(source, columns):
             batches.setdefault(columns, []).append(source)
@@ -420,7 +426,19 @@ def stage_sources(conn: duckdb.DuckDBPyConnection, sources: list[SnapshotSource]
             unknown[source] = _stage_csv(conn, source, file_numbers[str(source.paths[0])])
     conn.execute(
         f"create or replace temp view {STAGED_VIEW} as "
-        + " union all ".join([f"select * from {STAGED_TEXT_TABLE}", *parquet_reads])
+        + " union all ".join([f"select * from {STAGED_TEXT_TABLE}", *(r for r, _ in parquet_reads)])
+    )
+    conn.execute(
+        f"create temp table if not exists {STAGED_KEYS_TABLE} "
+        "(snapshot_date_of_file date, file_number integer, source_row bigint)"
+    )
+    csv_rows_of_keys = (
+        f"select * from {STAGED_TEXT_TABLE} semi join {STAGED_KEYS_TABLE} "
+        "using (snapshot_date_of_file, file_number, source_row)"
+    )
+    conn.execute(
+        f"create or replace temp view {STAGED_KEYED_VIEW} as "
+        + " union all ".join([csv_rows_of_keys, *(r for _, r in parquet_reads)])
     )
     return StagedSources([unknown[source] for source in sources], parquet_sources, parquet_files)
 
@@ -537,9 +555,10 @@ def _stage_parquet_batch(
     present: dict[str, str],
     index: int,
     file_numbers: dict[str, int],
-) -> str:
+) -> tuple[str, str]:
     """The SELECT reading Parquet sources of the same columns as staged text, after each
-    source's row checks. The file list is bound as a session variable, not spelled in the SQL."""
+    source's row checks, and the SELECT reading only their rows of `staged_keys`. The file
+    list is bound as a session variable, not spelled in the SQL."""
     files = [str(path) for source in batch for path in source.paths]
     days = [source.snapshot_date for source in batch for _ in source.paths]
     files_variable, days_variable, numbers_variable = (
@@ -562,6 +581,24 @@ def _stage_parquet_batch(
         f"unnest(getvariable('{days_variable}')) as day, "
         f"cast(unnest(getvariable('{numbers_variable}')) as integer) as file_number) as batch_files "
         "on parquet_rows.filename = batch_files.source_file"
+    )
+    # Joined on the reader's own file index and row number, and cast after the join: a
+    # validation reads ~60,000 of a 127-day chunk's 2.8M rows, and casting every row's texts
+    # first (as through `staged_rows`) cost 0.14 s a chunk against 0.12 s.
+    keyed_read = (
+        "select keys.snapshot_date_of_file, parquet_rows.filename as source_file, "
+        "keys.file_number, keys.source_row, "
+        f"{_text_columns(present, 'parquet_rows.')} "
+        f"from read_parquet(getvariable('{files_variable}'), union_by_name = true, "
+        "filename = true, file_row_number = true) as parquet_rows "
+        "inner join (select staged_keys.snapshot_date_of_file, staged_keys.file_number, "
+        "staged_keys.source_row, batch_files.file_index "
+        f"from {STAGED_KEYS_TABLE} as staged_keys "
+        f"inner join (select cast(unnest(getvariable('{numbers_variable}')) as integer) as file_number, "
+        f"cast(generate_subscripts(getvariable('{numbers_variable}'), 1) - 1 as ubigint) as file_index) "
+        "as batch_files using (file_number)) as keys "
+        "on parquet_rows.file_index = keys.file_index "
+        "and parquet_rows.file_row_number = keys.source_row - 1"
     )
     rows_per_file = _fetch_from_batch(
         conn,
@@ -601,7 +638,7 @@ def _stage_parquet_batch(
             raise _no_rows(source)
         if source.snapshot_date in disagreeing:
             _check_staged_snapshot_dates(conn, source, parquet_read)  # raises, naming the row
-    return parquet_read
+    return parquet_read, keyed_read
 
 
 def _fetch_from_batch(

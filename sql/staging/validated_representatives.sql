@@ -1,41 +1,21 @@
 -- The staged rows to validate, read back from the files with their texts: each text's
--- representative (validation_representatives.sql) and every row of a duplicated key; with
--- their canonical values and the first validation rule each breaks (NULL when it is clean).
+-- representative and every row of a duplicated key (staged_keys.sql); with their canonical
+-- values and the first validation rule each breaks (NULL when it is clean).
 -- view_validated_rows.sql gives every staged row its result. Reads the temp table
 -- `status_mapping` too; one row per row to validate, keyed by (snapshot_date_of_file,
 -- file_number, source_row). The rows are read and validated in one statement: validating a
 -- table of the rows read (~55,000 a chunk, one or two row groups) ran on one thread, and
--- took 1.4 s of a two-year backfill on its own.
+-- took 1.4 s of a two-year backfill on its own. They are read through `staged_rows_of_keys`
+-- (snapshot_files.py), which joins the files' rows with `staged_keys` before casting their
+-- texts.
 create or replace temp table validated_representatives as
-with representative_keys as (
+with staged as (
     select
-        representative.snapshot_date_of_file,
-        representative.file_number,
-        representative.source_row,
-        text_hash,
-        false as is_duplicated
-    from validation_representatives
-),
-
-duplicated_keys as (
-    select snapshot_date_of_file, file_number, source_row, text_hash, true as is_duplicated
-    from row_texts
-    semi join duplicated_subscription_keys using (snapshot_date_of_file, subscription_id_clean)
-),
-
-keys_to_validate as (
-    select * from representative_keys
-    union all
-    select * from duplicated_keys
-),
-
-staged as (
-    select
-        staged_rows.*,
-        keys_to_validate.text_hash,
-        keys_to_validate.is_duplicated
-    from staged_rows
-    inner join keys_to_validate using (snapshot_date_of_file, file_number, source_row)
+        staged_rows_of_keys.*,
+        staged_keys.text_hash,
+        staged_keys.is_duplicated
+    from staged_rows_of_keys
+    inner join staged_keys using (snapshot_date_of_file, file_number, source_row)
 ),
 
 status_mapping_lookup as (
