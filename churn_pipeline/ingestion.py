@@ -110,13 +110,17 @@ def status_mapping_for(settings: Settings) -> list[StatusMappingRow]:
 # Measured at 300,000 customers: 31-day chunks of up to 3.4M rows need more than 512MB and
 # fit in 3GB; 10-day chunks of up to 1.1M rows fit in 512MB. Longer chunks share more texts
 # (subscription_texts.sql): at the bench size 62-day chunks took 16.3 s to 31-day ones' 19.0
-# (session 15's machine), and 127-day ones 6.65 s to 62-day ones' 7.05 (a faster machine;
-# there the row budget, not CHUNK_DAYS, cuts most chunks: 8 chunks instead of 12).
+# (session 15's machine), and 127-day ones 6.65 s to 62-day ones' 7.05 (a faster machine).
+# Since Parquet rows are no longer copied as text, a staged row holds ~100 bytes at its peak
+# (session 19: a 3.7M-row chunk, ~500 MB RSS for the whole process): 512 bytes a row instead
+# of 1024 cuts the bench into 6 chunks instead of 8 (ingest_window 4.80-4.96 -> 4.42-4.65 s)
+# and, at CHURN_DUCKDB_MEMORY_LIMIT=512MB, into 22 instead of 45 (9.9 -> 6.7 s, peak RSS
+# 338 -> 362 MB). A CSV chunk holds its texts too, and spills beyond the limit.
 # A chunk's dates must fit the bits of a text's date mask, a hugeint (subscription_texts.sql;
 # bit 127 is its sign): with more, rows past the last bit's date would be lost.
 CHUNK_DAYS = 127
 MASK_DAYS = 127
-STAGED_ROW_BYTES = 1024
+STAGED_ROW_BYTES = 512
 MEMORY_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "PiB": 2**50}
 # a run window's results, gathered chunk by chunk (both storage modes)
 GATHERING_FILES = (
