@@ -67,6 +67,7 @@ def every_table(project: Project) -> dict[str, list[tuple]]:
             if name.startswith("raw.lake_") or name in (
                 "raw.subscription_customer_of_record",  # lake mode's own plumbing
                 "raw.subscription_changes",  # warehouse mode's storage of the snapshots
+                "core.schema_fingerprint",  # warehouse mode's record of its applied definitions
             ):
                 continue
             # warehouse mode's snapshot rows name the file of their version, not of their date
